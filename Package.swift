@@ -1,0 +1,30 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Baton has no package dependencies: only the toolchain (Foundation, Synchronization, Testing).
+let package = Package(
+    name: "Baton",
+    products: [
+        .library(name: "Baton", targets: ["Baton"]),
+        .library(name: "BatonSimulation", targets: ["BatonSimulation"]),
+        .executable(name: "baton", targets: ["baton"]),
+    ],
+    targets: [
+        // Pure machines: MVCC keyspace, lease table, watch registry. Standard library only.
+        .target(name: "BatonCore"),
+        // The etcd v3 JSON gateway client. The only module that imports FoundationNetworking.
+        .target(name: "BatonEtcd", dependencies: ["BatonCore"]),
+        // Runtime: environment, backend protocol, LocalStore, recipes, connection strings.
+        .target(name: "Baton", dependencies: ["BatonCore", "BatonEtcd"]),
+        // Seeded scheduler, simulated clock and network, faults, oracles, replay.
+        .target(name: "BatonSimulation", dependencies: ["Baton"]),
+        // The scenario catalogue run by `baton simulate` and by the tests.
+        .target(name: "BatonScenarios", dependencies: ["Baton", "BatonSimulation"], path: "Simulations"),
+        .executableTarget(name: "baton", dependencies: ["Baton", "BatonSimulation", "BatonScenarios"]),
+        .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
+        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonSimulation"]),
+        .testTarget(name: "BatonEtcdTests", dependencies: ["Baton", "BatonEtcd"]),
+        .testTarget(name: "BatonSimulationTests", dependencies: ["Baton", "BatonSimulation", "BatonScenarios"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

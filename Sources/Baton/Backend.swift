@@ -1,0 +1,46 @@
+import BatonCore
+
+/// The events of one watch, in revision order with no gaps; ends when the watch is cancelled.
+public typealias WatchStream = AsyncThrowingStream<WatchResponse, any Error>
+
+/// The operations Baton's recipes need from a store: etcd's KV, lease and watch services.
+///
+/// Sessions, mutexes and elections are written once against this protocol; ``LocalStore``, the etcd
+/// gateway and the simulated network implement it.
+///
+/// ## Implementation requirements
+/// - Semantics are etcd's v3 API (see the request types in `BatonCore`): one revision per write
+///   transaction; a txn is atomic; a lease revoke or expiry deletes all its keys in one revision.
+/// - Errors are ``BatonError``s: `leaseNotFound` for a missing lease (including a keep-alive of an
+///   expired one), `compacted`, `unavailable` when the store cannot be reached, `timeout` when a request
+///   outlives its deadline. A cancelled caller gets `CancellationError` or the request completes; a
+///   request must never hang past its timeout.
+/// - ``watch(_:)`` returns only once the watch is registered (etcd's `created`), so a read made after it
+///   returns cannot miss a later event. The stream delivers every matching event from its start
+///   revision in revision order, ends with `compacted` if it cannot, and cancels the server-side watch
+///   when its consumer stops iterating or drops it.
+/// - Every task an implementation starts uses the environment's executor preference.
+public protocol Backend: Sendable {
+    /// Reads keys.
+    func range(_ request: RangeRequest) async throws -> RangeResponse
+    /// Writes one key.
+    func put(_ request: PutRequest) async throws -> PutResponse
+    /// Deletes keys.
+    func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse
+    /// Runs a transaction.
+    func txn(_ request: TxnRequest) async throws -> TxnResponse
+    /// Forgets history at and below `revision`.
+    func compact(revision: Int64) async throws
+    /// Grants a lease of `ttl` seconds; `id` nil lets the store choose.
+    func grantLease(ttl: Int64, id: LeaseID?) async throws -> LeaseGrant
+    /// Renews a lease once; returns its TTL in seconds. - Throws: `leaseNotFound` when it is gone.
+    func keepAliveLease(_ id: LeaseID) async throws -> Int64
+    /// Revokes a lease and deletes its keys. - Throws: `leaseNotFound`.
+    func revokeLease(_ id: LeaseID) async throws
+    /// A lease's remaining time. - Throws: `leaseNotFound`.
+    func leaseTimeToLive(_ id: LeaseID, keys: Bool) async throws -> LeaseTimeToLive
+    /// Starts a watch; returns once it is registered.
+    func watch(_ request: WatchRequest) async throws -> WatchStream
+    /// Releases the backend's resources; later calls fail with `alreadyClosed`.
+    func close() async
+}

@@ -1,0 +1,89 @@
+/// A key in the keyspace: raw bytes, ordered byte by byte as etcd orders them.
+///
+/// Swift's `String` comparison is by Unicode canonical order, not by bytes, so keys are bytes.
+public struct Key: Hashable, Comparable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+    /// The key's bytes.
+    public var bytes: [UInt8]
+
+    /// Creates a key from raw bytes.
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    /// Creates a key from the UTF-8 encoding of `string`.
+    public init(_ string: String) { self.bytes = Array(string.utf8) }
+    public init(stringLiteral value: String) { self.init(value) }
+
+    public static func < (lhs: Key, rhs: Key) -> Bool {
+        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+    }
+
+    /// Whether the key starts with `prefix`'s bytes.
+    public func hasPrefix(_ prefix: Key) -> Bool { bytes.starts(with: prefix.bytes) }
+
+    /// The key followed by `suffix`.
+    public func appending(_ suffix: String) -> Key { Key(bytes: bytes + Array(suffix.utf8)) }
+
+    /// The smallest key greater than every key with this prefix, or `nil` when there is none
+    /// (the prefix is empty or all `0xff`), meaning "to the end of the keyspace".
+    public var prefixEnd: Key? {
+        var end = bytes
+        while let last = end.last {
+            if last < 0xff {
+                end[end.count - 1] = last + 1
+                return Key(bytes: end)
+            }
+            end.removeLast()
+        }
+        return nil
+    }
+
+    /// The key as UTF-8 text (invalid sequences repaired), for messages and traces.
+    public var description: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+/// Which keys a range, delete or watch covers.
+public enum KeyRange: Hashable, Sendable, CustomStringConvertible {
+    /// Exactly one key.
+    case key(Key)
+    /// Every key starting with the prefix (an empty prefix: every key).
+    case prefix(Key)
+    /// Keys `k` with `lower <= k < upper`.
+    case interval(Key, Key)
+    /// Every key greater than or equal to the bound.
+    case atLeast(Key)
+
+    /// The smallest key in the range.
+    public var lowerBound: Key {
+        switch self {
+        case .key(let k), .prefix(let k), .interval(let k, _), .atLeast(let k): k
+        }
+    }
+
+    /// The first key past the range; `nil` for "to the end of the keyspace". For `.key` it is the
+    /// key followed by a zero byte.
+    public var upperBound: Key? {
+        switch self {
+        case .key(let k): Key(bytes: k.bytes + [0])
+        case .prefix(let p): p.prefixEnd
+        case .interval(_, let upper): upper
+        case .atLeast: nil
+        }
+    }
+
+    /// Whether `key` is in the range.
+    public func contains(_ key: Key) -> Bool {
+        switch self {
+        case .key(let k): key == k
+        case .prefix(let p): key.hasPrefix(p)
+        case .interval(let lower, let upper): lower <= key && key < upper
+        case .atLeast(let lower): lower <= key
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .key(let k): "\(k)"
+        case .prefix(let p): "\(p)*"
+        case .interval(let l, let u): "[\(l), \(u))"
+        case .atLeast(let l): "[\(l), ∞)"
+        }
+    }
+}
