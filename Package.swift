@@ -21,9 +21,11 @@ let package = Package(
         // The scenario catalogue run by `baton simulate` and by the tests.
         .target(name: "BatonScenarios", dependencies: ["Baton", "BatonSimulation"], path: "Simulations"),
         .executableTarget(name: "baton", dependencies: ["Baton", "BatonSimulation", "BatonScenarios"]),
+        // Test support: starts and stops real etcd processes for the tests that need one.
+        .target(name: "BatonTestSupport", dependencies: ["Baton", "BatonEtcd"], path: "Tests/BatonTestSupport"),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"]),
-        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonSimulation"]),
-        .testTarget(name: "BatonEtcdTests", dependencies: ["Baton", "BatonEtcd"]),
+        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonSimulation", "BatonTestSupport"]),
+        .testTarget(name: "BatonEtcdTests", dependencies: ["Baton", "BatonEtcd", "BatonTestSupport"]),
         .testTarget(name: "BatonSimulationTests", dependencies: ["Baton", "BatonSimulation", "BatonScenarios"]),
     ],
     swiftLanguageModes: [.v6]

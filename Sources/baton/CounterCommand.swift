@@ -1,0 +1,2 @@
+/// `baton counter`: lands with the recipes.
+func runCounter(_ arguments: [String]) async -> Int32 { 1 }

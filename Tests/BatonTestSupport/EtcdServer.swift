@@ -1,0 +1,1 @@
+// The etcd process harness lands with the etcd backend.
