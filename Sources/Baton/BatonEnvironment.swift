@@ -17,6 +17,9 @@ public struct BatonEnvironment: Sendable {
     public let random: RandomSource
     /// Where Baton reports what it does (sessions, grants, losses); discarded by default.
     public let events: EventSink
+    /// Deliberate recipe bugs to plant, so a simulation can prove its oracles fail. Empty in
+    /// production; every check of it is one set lookup on a path that already talks to a store.
+    public let mutations: RecipeMutations
 
     private let timebase: Timebase
 
@@ -25,12 +28,14 @@ public struct BatonEnvironment: Sendable {
         clock: any Clock<Duration> = ContinuousClock(),  // determinism: the production default, injected
         taskExecutor: (any TaskExecutor)? = nil,
         random: RandomSource = RandomSource(),
-        events: EventSink = .discard
+        events: EventSink = .discard,
+        mutations: RecipeMutations = []
     ) {
         self.clock = clock
         self.taskExecutor = taskExecutor
         self.random = random
         self.events = events
+        self.mutations = mutations
         self.timebase = Timebase(clock)
     }
 
@@ -61,6 +66,24 @@ public struct BatonEnvironment: Sendable {
     ) async throws -> T {
         try await spawn(operation).value
     }
+}
+
+/// Deliberate bugs the recipes can be told to commit, for testing the testers.
+public struct RecipeMutations: OptionSet, Hashable, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// `unlock` and `resign` delete the key without comparing its create revision.
+    public static let unguardedUnlock = RecipeMutations(rawValue: 1 << 0)
+    /// `lock` skips re-reading its own key after the predecessor is gone.
+    public static let noRecheck = RecipeMutations(rawValue: 1 << 1)
+    /// `campaign` and `proclaim` write the leader key without the create-revision guard.
+    public static let unguardedCampaign = RecipeMutations(rawValue: 1 << 2)
+
+    /// Every mutation by its command-line name.
+    public static let byName: [(name: String, mutation: RecipeMutations)] = [
+        ("unguarded-unlock", .unguardedUnlock), ("no-recheck", .noRecheck),
+        ("unguarded-campaign", .unguardedCampaign),
+    ]
 }
 
 /// Reads and sleeps on an `any Clock<Duration>` through one origin instant.

@@ -1,0 +1,175 @@
+import BatonCore
+
+/// An in-memory etcd: an actor owning a ``StoreMachine`` (MVCC keyspace, lease table, watches), with
+/// leases that expire on the environment's clock.
+///
+/// The `local:` backend, and the server of a simulation. Everything etcd does that the recipes rely on
+/// behaves the same here: revisions, transactions, lease revoke and expiry deleting keys in one
+/// revision, watches from a past revision, compaction.
+///
+/// Expired leases are removed both by a timer on the injected clock (so watchers learn promptly) and
+/// before every request (so no key of an expired lease is ever visible, even when the timer is late).
+/// History older than `historyRetention` revisions is compacted automatically, as etcd's
+/// auto-compaction does.
+public actor LocalStore: Backend {
+    private var machine = StoreMachine()
+    private let environment: BatonEnvironment
+    private let historyRetention: Int64
+    private var watchers: [WatchID: WatchStream.Continuation] = [:]
+    private var expiryTimer: (deadline: Duration, task: Task<Void, any Error>)?
+    private var closed = false
+
+    /// The executor this actor runs on: a given serial executor (a simulated server node) or its own.
+    private let anchor: ExecutorAnchor
+    private let executor: (any SerialExecutor)?
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        executor?.asUnownedSerialExecutor() ?? anchor.unownedExecutor
+    }
+
+    /// Creates an empty store at revision 1.
+    ///
+    /// - Parameters:
+    ///   - environment: the clock leases expire on and the executor preference of the expiry timer.
+    ///   - executor: the serial executor to isolate the store to (a simulation's server node); `nil`
+    ///     for an ordinary actor.
+    ///   - historyRetention: how many past revisions stay readable and watchable.
+    public init(
+        environment: BatonEnvironment = BatonEnvironment(), executor: (any SerialExecutor)? = nil,
+        historyRetention: Int64 = 10_000
+    ) {
+        self.environment = environment
+        self.executor = executor
+        self.anchor = ExecutorAnchor()
+        self.historyRetention = max(1, historyRetention)
+    }
+
+    /// The current revision.
+    public var revision: Int64 { machine.revision }
+
+    public func range(_ request: RangeRequest) throws -> RangeResponse {
+        try prepare()
+        return try machine.range(request)
+    }
+
+    public func put(_ request: PutRequest) throws -> PutResponse {
+        try prepare()
+        defer { settle() }
+        return try machine.put(request)
+    }
+
+    public func deleteRange(_ request: DeleteRangeRequest) throws -> DeleteRangeResponse {
+        try prepare()
+        defer { settle() }
+        return try machine.deleteRange(request)
+    }
+
+    public func txn(_ request: TxnRequest) throws -> TxnResponse {
+        try prepare()
+        defer { settle() }
+        return try machine.txn(request)
+    }
+
+    public func compact(revision: Int64) throws {
+        try prepare()
+        try machine.compact(revision: revision)
+    }
+
+    public func grantLease(ttl: Int64, id: LeaseID?) throws -> LeaseGrant {
+        try prepare()
+        defer { settle() }
+        return try machine.grantLease(ttl: ttl, id: id, now: environment.now())
+    }
+
+    public func keepAliveLease(_ id: LeaseID) throws -> Int64 {
+        try prepare()
+        defer { settle() }
+        return try machine.keepAliveLease(id, now: environment.now())
+    }
+
+    public func revokeLease(_ id: LeaseID) throws {
+        try prepare()
+        defer { settle() }
+        _ = try machine.revokeLease(id)
+    }
+
+    public func leaseTimeToLive(_ id: LeaseID, keys: Bool) throws -> LeaseTimeToLive {
+        try prepare()
+        return try machine.leaseTimeToLive(id, keys: keys, now: environment.now())
+    }
+
+    public func watch(_ request: WatchRequest) throws -> WatchStream {
+        try prepare()
+        let (id, catchUp) = try machine.watch(request)
+        let (stream, continuation) = WatchStream.makeStream()
+        for response in catchUp { continuation.yield(response) }
+        watchers[id] = continuation
+        let environment = self.environment
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            environment.spawn { await self.cancelWatch(id) }
+        }
+        return stream
+    }
+
+    /// Closes the store: every watch ends with `alreadyClosed` and later requests fail with it.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        expiryTimer?.task.cancel()
+        expiryTimer = nil
+        let open = watchers.sorted { $0.key < $1.key }
+        watchers.removeAll()
+        for (_, continuation) in open {
+            continuation.finish(throwing: BatonError(.alreadyClosed, "the local store was closed"))
+        }
+    }
+
+    private func cancelWatch(_ id: WatchID) {
+        guard watchers.removeValue(forKey: id) != nil else { return }
+        machine.cancelWatch(id)
+    }
+
+    /// Refuses requests after close and removes expired leases before serving one.
+    private func prepare() throws {
+        guard !closed else { throw BatonError(.alreadyClosed, "the local store was closed") }
+        if let next = machine.nextLeaseExpiry, next <= environment.now() {
+            _ = machine.expireLeases(now: environment.now())
+            settle()
+        }
+    }
+
+    /// After a change: deliver watch events, compact old history, and arm the expiry timer.
+    private func settle() {
+        for delivery in machine.takeDeliveries() {
+            watchers[delivery.watch]?.yield(delivery.response)
+        }
+        if machine.revision - machine.compactedRevision > 2 * historyRetention {
+            try? machine.compact(revision: machine.revision - historyRetention)
+        }
+        armExpiryTimer()
+    }
+
+    /// Keeps one timer for the earliest lease expiry. A timer that fires after the lease was renewed
+    /// expires nothing and re-arms for the new earliest expiry.
+    private func armExpiryTimer() {
+        guard !closed, let next = machine.nextLeaseExpiry else { return }
+        if let timer = expiryTimer, timer.deadline <= next { return }
+        expiryTimer?.task.cancel()
+        let environment = self.environment
+        let task = environment.spawn { [weak self] in
+            try await environment.sleep(until: next)
+            await self?.timerFired()
+        }
+        expiryTimer = (next, task)
+    }
+
+    private func timerFired() {
+        expiryTimer = nil
+        guard !closed else { return }
+        _ = machine.expireLeases(now: environment.now())
+        settle()
+    }
+}
+
+/// A default actor lending its executor to a ``LocalStore`` that was given none.
+private actor ExecutorAnchor {}
