@@ -1,0 +1,202 @@
+import Baton
+
+/// How much work each benchmark does: `full` is what the README reports; `quick` and `tiny` scale it
+/// down (`tiny` is for the test that checks the output).
+struct BenchSize: Sendable {
+    var name: String
+    /// Each throughput figure is the best of `repeats` runs of `duration`, each after `warmup`.
+    var duration: Duration
+    var warmup: Duration
+    var repeats: Int
+    /// The queue lengths handoffs are timed at, and how many handoffs to time at each.
+    var handoffQueues: [Int]
+    var handoffSamples: Int
+    var electionSamples: Int
+    /// How many locks, sessions and waiters the memory probes create.
+    var memoryCount: Int
+
+    static let full = BenchSize(
+        name: "full", duration: .milliseconds(500), warmup: .milliseconds(100), repeats: 3,
+        handoffQueues: [10, 1_000, 100_000], handoffSamples: 1_000, electionSamples: 500, memoryCount: 100_000)
+    static let quick = BenchSize(
+        name: "quick", duration: .milliseconds(200), warmup: .milliseconds(50), repeats: 2,
+        handoffQueues: [10, 1_000, 10_000], handoffSamples: 300, electionSamples: 100, memoryCount: 10_000)
+    static let tiny = BenchSize(
+        name: "tiny", duration: .milliseconds(20), warmup: .milliseconds(5), repeats: 1,
+        handoffQueues: [2, 10], handoffSamples: 10, electionSamples: 3, memoryCount: 100)
+    static let all = [full, quick, tiny]
+}
+
+/// The `local:` benchmarks, in the order they are reported.
+struct LocalBench {
+    let size: BenchSize
+
+    /// Every benchmark by name (selectable with `--only`).
+    var all: [(name: String, run: () async throws -> [BenchRow])] {
+        [
+            ("local.lock_unlock", lockUnlock), ("local.handoff", handoff), ("local.contended", contended),
+            ("local.session", session), ("local.election_handoff", electionHandoff), ("local.memory", memory),
+            ("sim", simulation),
+        ]
+    }
+
+    /// Uncontended lock + unlock on one name with a reused session, against the floor.
+    func lockUnlock() async throws -> [BenchRow] {
+        let client = try await BatonClient.connect("local:")
+        let mutex = try await client.session().mutex("bench")
+        let (floor, baton) = try await bestRates(
+            floor: { [(FloorCycle(mutex: FloorMutex()), BenchCounter())] },
+            baton: { [(BatonCycle(mutex: mutex), BenchCounter())] })
+        await client.close()
+        var row = BenchRow(
+            name: "local.lock_unlock", variant: "1 task, 1 name, reused session", value: baton.rate, unit: "cycles/s",
+            samples: baton.cycles, baseline: floor.rate, target: "ratio <= 3")
+        row.met = row.ratio.map { $0 <= 3 }
+        return [row]
+    }
+
+    /// Cycles per second with many tasks, each with its own session, on one name or on one name each.
+    func contended() async throws -> [BenchRow] {
+        var rows: [BenchRow] = []
+        for (tasks, names) in [(8, 1), (64, 1), (64, 64)] {
+            let client = try await BatonClient.connect("local:")
+            var mutexes: [DistributedMutex] = []
+            for task in 0..<tasks { mutexes.append(try await client.session().mutex("bench-\(task % names)")) }
+            let (floor, baton) = try await bestRates(
+                floor: {
+                    let floors = (0..<names).map { _ in (FloorMutex(), BenchCounter()) }
+                    return (0..<tasks).map { (FloorCycle(mutex: floors[$0 % names].0), floors[$0 % names].1) }
+                },
+                baton: {
+                    let counters = (0..<names).map { _ in BenchCounter() }
+                    return mutexes.indices.map { (BatonCycle(mutex: mutexes[$0]), counters[$0 % names]) }
+                })
+            await client.close()
+            rows.append(BenchRow(
+                name: "local.contended", variant: "\(tasks) tasks, \(names == 1 ? "1 name" : "\(names) names")",
+                value: baton.rate, unit: "cycles/s", samples: baton.cycles, baseline: floor.rate))
+        }
+        return rows
+    }
+
+    /// Sessions created and closed per second, by one task and by eight.
+    func session() async throws -> [BenchRow] {
+        var rows: [BenchRow] = []
+        for tasks in [1, 8] {
+            let client = try await BatonClient.connect("local:")
+            var best = BenchRate(rate: 0, cycles: 0, exact: true)
+            for _ in 0..<size.repeats {
+                let run = try await benchRate(
+                    (0..<tasks).map { _ in (SessionCycle(client: client), BenchCounter()) },
+                    warmup: size.warmup, duration: size.duration)
+                if run.rate > best.rate { best = run }
+            }
+            await client.close()
+            rows.append(BenchRow(
+                name: "local.session", variant: "create + close, \(tasks) task\(tasks == 1 ? "" : "s")",
+                value: best.rate, unit: "sessions/s", samples: best.cycles))
+        }
+        return rows
+    }
+
+    /// Handoff latency at each queue length, against the floor, and how flat it stays.
+    func handoff() async throws -> [BenchRow] {
+        var rows: [BenchRow] = [], setups: [BenchRow] = []
+        for waiters in size.handoffQueues {
+            let bench = HandoffBench(waiters: waiters, samples: size.handoffSamples)
+            BenchProcess.progress("  local.handoff waiters=\(waiters): \(bench.rounds) round(s), \(bench.perRound) timed each")
+            let floor = BenchStatistics(try await bench.floor())
+            let (latencies, setup) = try await bench.baton()
+            let baton = BenchStatistics(latencies)
+            BenchProcess.progress("    \(waiters) sessions + queued waiters in \(BenchFormat.fixed(setup.benchSeconds, digits: 2)) s")
+            rows.append(BenchRow(
+                name: "local.handoff", variant: "waiters=\(waiters), p50", value: baton.median, unit: "ns",
+                p99: baton.p99, samples: baton.count, baseline: floor.median))
+            setups.append(BenchRow(
+                name: "local.handoff.setup", variant: "\(waiters) sessions + queued waiters", value: setup.benchSeconds,
+                unit: "s"))
+        }
+        if rows.count > 1, let first = rows.first, let last = rows.last {
+            let flatness = last.value / first.value
+            rows.append(BenchRow(
+                name: "local.handoff",
+                variant: "flatness: p50 at \(size.handoffQueues.last!) / p50 at \(size.handoffQueues.first!)",
+                value: flatness, unit: "x", target: "<= 1.5", met: flatness <= 1.5))
+        }
+        return rows + setups
+    }
+
+    /// Leader resign → the next leader observed, and → the next campaign returning.
+    func electionHandoff() async throws -> [BenchRow] {
+        let (observed, campaigned) = try await ElectionBench(samples: size.electionSamples).run()
+        let seen = BenchStatistics(observed), won = BenchStatistics(campaigned)
+        return [
+            BenchRow(
+                name: "local.election_handoff", variant: "resign -> observe() reports next leader, p50",
+                value: seen.median, unit: "ns", p99: seen.p99, samples: seen.count),
+            BenchRow(
+                name: "local.election_handoff", variant: "resign -> next campaign() returns, p50",
+                value: won.median, unit: "ns", p99: won.p99, samples: won.count),
+        ]
+    }
+
+    /// Resident bytes per held lock, per session and per queued waiter, each in a fresh process.
+    func memory() async throws -> [BenchRow] {
+        let count = size.memoryCount
+        let held = try MemoryBench.measure(.held, count: count)
+        let waiters = try MemoryBench.measure(.waiters, count: count)
+        let floorHeld = try MemoryBench.measure(.floorHeld, count: count)
+        let floorWaiters = try MemoryBench.measure(.floorWaiters, count: count)
+        func figure(_ figures: [String: Double], _ key: String) throws -> Double {
+            guard let value = figures[key] else { throw BenchFailure("memory probe reported no \(key)") }
+            return value
+        }
+        return [
+            BenchRow(
+                name: "local.memory", variant: "per held lock (\(count) names, 1 session)",
+                value: try figure(held, "held"), unit: "bytes", samples: count, baseline: try figure(floorHeld, "held")),
+            BenchRow(
+                name: "local.memory", variant: "per queued waiter (\(count) on 1 name), excl. its session",
+                value: try figure(waiters, "waiter"), unit: "bytes", samples: count,
+                baseline: try figure(floorWaiters, "waiter")),
+            BenchRow(
+                name: "local.memory", variant: "per idle session (\(count) sessions)",
+                value: try figure(waiters, "session"), unit: "bytes", samples: count),
+        ]
+    }
+
+    /// The simulator's figures, once it exists.
+    func simulation() async throws -> [BenchRow] {
+        let reason = "not available: the simulator has not landed"
+        return [
+            BenchRow(name: "sim.jobs", variant: "scheduler jobs/s", value: 0, unit: "jobs/s", unavailable: reason),
+            BenchRow(name: "sim.seeds", variant: "mixed scenario seeds/s", value: 0, unit: "seeds/s", unavailable: reason),
+            BenchRow(name: "sim.ratio", variant: "simulated : real time", value: 0, unit: "x", unavailable: reason),
+        ]
+    }
+
+    /// The best of `size.repeats` runs of the floor and of Baton, interleaved so that a burst of load
+    /// from elsewhere on the machine hits both alike. Throws if a counter shows two holders at once.
+    private func bestRates<F: BenchCycle, B: BenchCycle>(
+        floor: () -> [(cycle: F, counter: BenchCounter)], baton: () -> [(cycle: B, counter: BenchCounter)]
+    ) async throws -> (floor: BenchRate, baton: BenchRate) {
+        var bestFloor = BenchRate(rate: 0, cycles: 0, exact: true), bestBaton = bestFloor
+        for _ in 0..<size.repeats {
+            let f = try await benchRate(floor(), warmup: size.warmup, duration: size.duration)
+            let b = try await benchRate(baton(), warmup: size.warmup, duration: size.duration)
+            guard f.exact, b.exact else { throw BenchFailure("a counter disagrees with the cycles run: mutual exclusion failed") }
+            if f.rate > bestFloor.rate { bestFloor = f }
+            if b.rate > bestBaton.rate { bestBaton = b }
+        }
+        return (bestFloor, bestBaton)
+    }
+}
+
+/// One session created and closed.
+struct SessionCycle: BenchCycle {
+    let client: BatonClient
+    func cycle(_ counter: BenchCounter) async throws {
+        try await client.session(ttl: .seconds(60)).close()
+        counter.value &+= 1
+    }
+}
