@@ -16,7 +16,7 @@ struct Keyspace: Equatable, Sendable {
         var key: Key
 
         static func < (lhs: CreatePosition, rhs: CreatePosition) -> Bool {
-            (lhs.createRevision, lhs.key) < (rhs.createRevision, rhs.key)
+            lhs.createRevision != rhs.createRevision ? lhs.createRevision < rhs.createRevision : lhs.key < rhs.key
         }
     }
 
@@ -109,12 +109,14 @@ struct Keyspace: Equatable, Sendable {
 
     /// Puts one key as part of `write`.
     mutating func apply(_ request: PutRequest, in write: inout PendingWrite) -> PutResponse {
-        let previous = live[request.key]
-        let kv = KeyValue(
-            key: request.key, value: request.value,
-            createRevision: previous?.createRevision ?? write.revision, modRevision: write.revision,
-            version: (previous?.version ?? 0) + 1, lease: Self.attachedLease(request.lease))
-        live[request.key] = kv
+        var kv = KeyValue(key: request.key)
+        let previous = live.updateValue(forKey: request.key) { previous in
+            kv = KeyValue(
+                key: request.key, value: request.value,
+                createRevision: previous?.createRevision ?? write.revision, modRevision: write.revision,
+                version: (previous?.version ?? 0) + 1, lease: Self.attachedLease(request.lease))
+            return kv
+        }
         if previous == nil { addToCreateIndex(kv) }
         write.changes.append(Change(key: request.key, previous: previous, current: kv))
         return PutResponse(revision: write.revision, prevKV: request.prevKV ? previous : nil)

@@ -22,7 +22,7 @@ struct LeaseTable: Equatable, Sendable {
         var id: LeaseID
 
         static func < (lhs: ExpiryPosition, rhs: ExpiryPosition) -> Bool {
-            (lhs.expiry, lhs.id) < (rhs.expiry, rhs.id)
+            lhs.expiry != rhs.expiry ? lhs.expiry < rhs.expiry : lhs.id < rhs.id
         }
     }
 

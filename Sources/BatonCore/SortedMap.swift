@@ -1,9 +1,11 @@
-/// An ordered map with value semantics: an AVL tree whose nodes live in one `ContiguousArray`.
+/// An ordered map with value semantics: an AVL tree stored in three parallel `ContiguousArray`s
+/// (keys, values, and the tree links of each slot).
 ///
-/// Nodes refer to their children by `Int32` index, so copying the map copies one array reference and
-/// the first mutation of a shared copy copies the array (the standard library's copy-on-write). A
-/// removal moves the last node into the freed slot, so the array never has holes. Every node records
-/// its subtree's height (for balancing) and size (for counting keys below a bound in O(log n)).
+/// Slots refer to their children by `Int32` index, so copying the map copies three array references
+/// and the first mutation of a shared copy copies the arrays (the standard library's copy-on-write). A
+/// removal moves the last slot into the freed one, so the arrays never have holes. Every slot records
+/// its subtree's height (for balancing) and size (for counting keys below a bound in O(log n)). The
+/// links live apart from keys and values so that rebalancing touches only plain integers.
 ///
 /// Lookup, insert, remove, seeks and counts are O(log n); iteration from a bound costs O(log n) to
 /// start and amortised O(1) per element.
@@ -11,31 +13,25 @@ struct SortedMap<Key: Comparable, Value> {
     /// A key and its value.
     typealias Element = (key: Key, value: Value)
 
-    struct Node {
-        var key: Key
-        var value: Value
-        var left: Int32 = -1
-        var right: Int32 = -1
-        var height: Int32 = 1
-        var size: Int32 = 1
-    }
-
-    private var nodes: ContiguousArray<Node> = []
-    private var root: Int32 = -1
+    // Readable in the module so that tests can check the tree's invariants.
+    private(set) var keys: ContiguousArray<Key> = []
+    private(set) var values: ContiguousArray<Value> = []
+    private(set) var links: ContiguousArray<SortedMapLinks> = []
+    private(set) var root: Int32 = -1
 
     /// Creates an empty map.
     init() {}
 
     /// The number of keys.
-    var count: Int { nodes.count }
+    var count: Int { keys.count }
     /// Whether the map has no keys.
-    var isEmpty: Bool { nodes.isEmpty }
+    var isEmpty: Bool { keys.isEmpty }
 
     /// The value stored under `key`; assigning `nil` removes the key.
     subscript(key: Key) -> Value? {
         get {
             let index = find(key)
-            return index < 0 ? nil : nodes[Int(index)].value
+            return index < 0 ? nil : values[Int(index)]
         }
         set {
             if let newValue {
@@ -52,7 +48,14 @@ struct SortedMap<Key: Comparable, Value> {
     /// Stores `value` under `key` and returns the value it replaced, if any.
     @discardableResult
     mutating func updateValue(_ value: Value, forKey key: Key) -> Value? {
-        let (newRoot, old) = insert(key, value, into: root)
+        updateValue(forKey: key) { _ in value }
+    }
+
+    /// Stores `makeValue(old)` under `key`, where `old` is the value it replaces, and returns `old`;
+    /// one descent instead of a lookup followed by an insert.
+    @discardableResult
+    mutating func updateValue(forKey key: Key, _ makeValue: (Value?) -> Value) -> Value? {
+        let (newRoot, old) = insert(key, makeValue, into: root)
         root = newRoot
         return old
     }
@@ -62,7 +65,7 @@ struct SortedMap<Key: Comparable, Value> {
     mutating func modifyValue<R>(forKey key: Key, _ body: (inout Value) throws -> R) rethrows -> R? {
         let index = find(key)
         if index < 0 { return nil }
-        return try body(&nodes[Int(index)].value)
+        return try body(&values[Int(index)])
     }
 
     /// Removes `key` and returns its value, if it was present.
@@ -71,7 +74,7 @@ struct SortedMap<Key: Comparable, Value> {
         guard find(key) >= 0 else { return nil }
         var freed: Int32 = -1
         root = remove(key, from: root, freed: &freed)
-        let value = nodes[Int(freed)].value
+        let value = values[Int(freed)]
         fillHole(freed)
         return value
     }
@@ -104,12 +107,12 @@ struct SortedMap<Key: Comparable, Value> {
         var total = 0
         var index = root
         while index >= 0 {
-            let node = nodes[Int(index)]
-            if isBelow(node.key) {
-                total += size(node.left) + 1
-                index = node.right
+            let link = links[Int(index)]
+            if isBelow(keys[Int(index)]) {
+                total += size(link.left) + 1
+                index = link.right
             } else {
-                index = node.left
+                index = link.left
             }
         }
         return total
@@ -127,15 +130,14 @@ struct SortedMap<Key: Comparable, Value> {
         var path: [Int32] = []
         var index = root
         while index >= 0 {
-            let node = nodes[Int(index)]
-            if isStart(node.key) {
+            if isStart(keys[Int(index)]) {
                 path.append(index)
-                index = node.left
+                index = links[Int(index)].left
             } else {
-                index = node.right
+                index = links[Int(index)].right
             }
         }
-        return AscendingIterator(nodes: nodes, path: path)
+        return AscendingIterator(keys: keys, values: values, links: links, path: path)
     }
 
     /// Elements in descending key order, from the last key `< key` (from the largest when `nil`).
@@ -150,49 +152,50 @@ struct SortedMap<Key: Comparable, Value> {
         var path: [Int32] = []
         var index = root
         while index >= 0 {
-            let node = nodes[Int(index)]
-            if isStart(node.key) {
+            if isStart(keys[Int(index)]) {
                 path.append(index)
-                index = node.right
+                index = links[Int(index)].right
             } else {
-                index = node.left
+                index = links[Int(index)].left
             }
         }
-        return DescendingIterator(nodes: nodes, path: path)
+        return DescendingIterator(keys: keys, values: values, links: links, path: path)
     }
 
-    /// Walks the tree in ascending order; holds a reference to the nodes, so mutating the map while
+    /// Walks the tree in ascending order; holds references to the arrays, so mutating the map while
     /// an iterator is alive copies it.
     struct AscendingIterator: IteratorProtocol, Sequence {
-        fileprivate let nodes: ContiguousArray<Node>
+        fileprivate let keys: ContiguousArray<Key>
+        fileprivate let values: ContiguousArray<Value>
+        fileprivate let links: ContiguousArray<SortedMapLinks>
         fileprivate var path: [Int32]
 
         mutating func next() -> Element? {
             guard let index = path.popLast() else { return nil }
-            let node = nodes[Int(index)]
-            var child = node.right
+            var child = links[Int(index)].right
             while child >= 0 {
                 path.append(child)
-                child = nodes[Int(child)].left
+                child = links[Int(child)].left
             }
-            return (node.key, node.value)
+            return (keys[Int(index)], values[Int(index)])
         }
     }
 
     /// Walks the tree in descending order; see ``AscendingIterator``.
     struct DescendingIterator: IteratorProtocol, Sequence {
-        fileprivate let nodes: ContiguousArray<Node>
+        fileprivate let keys: ContiguousArray<Key>
+        fileprivate let values: ContiguousArray<Value>
+        fileprivate let links: ContiguousArray<SortedMapLinks>
         fileprivate var path: [Int32]
 
         mutating func next() -> Element? {
             guard let index = path.popLast() else { return nil }
-            let node = nodes[Int(index)]
-            var child = node.left
+            var child = links[Int(index)].left
             while child >= 0 {
                 path.append(child)
-                child = nodes[Int(child)].right
+                child = links[Int(child)].right
             }
-            return (node.key, node.value)
+            return (keys[Int(index)], values[Int(index)])
         }
     }
 
@@ -201,11 +204,11 @@ struct SortedMap<Key: Comparable, Value> {
     private func find(_ key: Key) -> Int32 {
         var index = root
         while index >= 0 {
-            let nodeKey = nodes[Int(index)].key
-            if key < nodeKey {
-                index = nodes[Int(index)].left
-            } else if nodeKey < key {
-                index = nodes[Int(index)].right
+            let slotKey = keys[Int(index)]
+            if key < slotKey {
+                index = links[Int(index)].left
+            } else if slotKey < key {
+                index = links[Int(index)].right
             } else {
                 return index
             }
@@ -213,51 +216,57 @@ struct SortedMap<Key: Comparable, Value> {
         return -1
     }
 
-    private func height(_ index: Int32) -> Int32 { index < 0 ? 0 : nodes[Int(index)].height }
-    private func size(_ index: Int32) -> Int { index < 0 ? 0 : Int(nodes[Int(index)].size) }
+    private func height(_ index: Int32) -> Int32 { index < 0 ? 0 : links[Int(index)].height }
+    private func size(_ index: Int32) -> Int { index < 0 ? 0 : Int(links[Int(index)].size) }
 
     /// Inserts or replaces below `index`; returns the subtree's new root and the replaced value.
-    private mutating func insert(_ key: Key, _ value: Value, into index: Int32) -> (Int32, Value?) {
+    private mutating func insert(
+        _ key: Key, _ makeValue: (Value?) -> Value, into index: Int32
+    ) -> (Int32, Value?) {
         if index < 0 {
-            precondition(nodes.count < Int(Int32.max), "SortedMap: more keys than Int32 indices address")
-            nodes.append(Node(key: key, value: value))
-            return (Int32(nodes.count - 1), nil)
+            precondition(keys.count < Int(Int32.max), "SortedMap: more keys than Int32 indices address")
+            keys.append(key)
+            values.append(makeValue(nil))
+            links.append(SortedMapLinks())
+            return (Int32(keys.count - 1), nil)
         }
         let i = Int(index)
-        if key < nodes[i].key {
-            let (child, old) = insert(key, value, into: nodes[i].left)
-            nodes[i].left = child
+        let slotKey = keys[i]
+        if key < slotKey {
+            let (child, old) = insert(key, makeValue, into: links[i].left)
+            links[i].left = child
             if old != nil { return (index, old) }
-        } else if nodes[i].key < key {
-            let (child, old) = insert(key, value, into: nodes[i].right)
-            nodes[i].right = child
+        } else if slotKey < key {
+            let (child, old) = insert(key, makeValue, into: links[i].right)
+            links[i].right = child
             if old != nil { return (index, old) }
         } else {
-            let old = nodes[i].value
-            nodes[i].value = value
+            let old = values[i]
+            values[i] = makeValue(old)
             return (index, old)
         }
         return (rebalance(index), nil)
     }
 
-    /// Unlinks `key`'s node from the subtree at `index` (the key must be present); returns the
-    /// subtree's new root and reports the unlinked node's slot in `freed`.
+    /// Unlinks `key`'s slot from the subtree at `index` (the key must be present); returns the
+    /// subtree's new root and reports the unlinked slot in `freed`.
     private mutating func remove(_ key: Key, from index: Int32, freed: inout Int32) -> Int32 {
         let i = Int(index)
-        if key < nodes[i].key {
-            nodes[i].left = remove(key, from: nodes[i].left, freed: &freed)
-        } else if nodes[i].key < key {
-            nodes[i].right = remove(key, from: nodes[i].right, freed: &freed)
+        let slotKey = keys[i]
+        if key < slotKey {
+            links[i].left = remove(key, from: links[i].left, freed: &freed)
+        } else if slotKey < key {
+            links[i].right = remove(key, from: links[i].right, freed: &freed)
         } else {
             freed = index
-            let (left, right) = (nodes[i].left, nodes[i].right)
+            let (left, right) = (links[i].left, links[i].right)
             if left < 0 { return right }
             if right < 0 { return left }
-            // Relink the successor in this node's place rather than copying its key and value.
+            // Relink the successor in this slot's place rather than moving its key and value.
             var successor: Int32 = -1
             let newRight = removeMinimum(from: right, removed: &successor)
-            nodes[Int(successor)].left = left
-            nodes[Int(successor)].right = newRight
+            links[Int(successor)].left = left
+            links[Int(successor)].right = newRight
             return rebalance(successor)
         }
         return rebalance(index)
@@ -265,60 +274,78 @@ struct SortedMap<Key: Comparable, Value> {
 
     private mutating func removeMinimum(from index: Int32, removed: inout Int32) -> Int32 {
         let i = Int(index)
-        if nodes[i].left < 0 {
+        if links[i].left < 0 {
             removed = index
-            return nodes[i].right
+            return links[i].right
         }
-        nodes[i].left = removeMinimum(from: nodes[i].left, removed: &removed)
+        links[i].left = removeMinimum(from: links[i].left, removed: &removed)
         return rebalance(index)
     }
 
-    /// Moves the last node into the unlinked slot `hole` and drops the last slot.
+    /// Moves the last slot into the unlinked slot `hole` and drops the last slot.
     private mutating func fillHole(_ hole: Int32) {
-        let last = Int32(nodes.count - 1)
+        let last = Int32(keys.count - 1)
         if hole != last {
-            let key = nodes[Int(last)].key
+            let key = keys[Int(last)]
             var parent: Int32 = -1
             var index = root
             while index != last {
                 parent = index
-                index = key < nodes[Int(index)].key ? nodes[Int(index)].left : nodes[Int(index)].right
+                index = key < keys[Int(index)] ? links[Int(index)].left : links[Int(index)].right
             }
             if parent < 0 {
                 root = hole
-            } else if nodes[Int(parent)].left == last {
-                nodes[Int(parent)].left = hole
+            } else if links[Int(parent)].left == last {
+                links[Int(parent)].left = hole
             } else {
-                nodes[Int(parent)].right = hole
+                links[Int(parent)].right = hole
             }
-            nodes.swapAt(Int(hole), Int(last))
+            keys.swapAt(Int(hole), Int(last))
+            values.swapAt(Int(hole), Int(last))
+            links.swapAt(Int(hole), Int(last))
         }
-        nodes.removeLast()
+        keys.removeLast()
+        values.removeLast()
+        links.removeLast()
     }
 
+    /// Recomputes a slot's height and size from its children (few array accesses: each one costs a
+    /// retain and a release in unoptimised builds).
     private mutating func update(_ index: Int32) {
-        let i = Int(index)
-        let (left, right) = (nodes[i].left, nodes[i].right)
-        nodes[i].height = Swift.max(height(left), height(right)) + 1
-        nodes[i].size = Int32(size(left) + size(right) + 1)
+        var link = links[Int(index)]
+        var childHeight: Int32 = 0
+        var size: Int32 = 1
+        if link.left >= 0 {
+            let left = links[Int(link.left)]
+            childHeight = left.height
+            size += left.size
+        }
+        if link.right >= 0 {
+            let right = links[Int(link.right)]
+            childHeight = Swift.max(childHeight, right.height)
+            size += right.size
+        }
+        link.height = childHeight + 1
+        link.size = size
+        links[Int(index)] = link
     }
 
     /// Restores the AVL balance at `index` after one of its subtrees changed height by one.
     private mutating func rebalance(_ index: Int32) -> Int32 {
         update(index)
-        let i = Int(index)
-        let balance = height(nodes[i].left) - height(nodes[i].right)
+        let link = links[Int(index)]
+        let balance = height(link.left) - height(link.right)
         if balance > 1 {
-            let left = nodes[i].left
-            if height(nodes[Int(left)].left) < height(nodes[Int(left)].right) {
-                nodes[i].left = rotateLeft(left)
+            let left = links[Int(link.left)]
+            if height(left.left) < height(left.right) {
+                links[Int(index)].left = rotateLeft(link.left)
             }
             return rotateRight(index)
         }
         if balance < -1 {
-            let right = nodes[i].right
-            if height(nodes[Int(right)].right) < height(nodes[Int(right)].left) {
-                nodes[i].right = rotateRight(right)
+            let right = links[Int(link.right)]
+            if height(right.right) < height(right.left) {
+                links[Int(index)].right = rotateRight(link.right)
             }
             return rotateLeft(index)
         }
@@ -326,44 +353,21 @@ struct SortedMap<Key: Comparable, Value> {
     }
 
     private mutating func rotateRight(_ index: Int32) -> Int32 {
-        let pivot = nodes[Int(index)].left
-        nodes[Int(index)].left = nodes[Int(pivot)].right
-        nodes[Int(pivot)].right = index
+        let pivot = links[Int(index)].left
+        links[Int(index)].left = links[Int(pivot)].right
+        links[Int(pivot)].right = index
         update(index)
         update(pivot)
         return pivot
     }
 
     private mutating func rotateLeft(_ index: Int32) -> Int32 {
-        let pivot = nodes[Int(index)].right
-        nodes[Int(index)].right = nodes[Int(pivot)].left
-        nodes[Int(pivot)].left = index
+        let pivot = links[Int(index)].right
+        links[Int(index)].right = links[Int(pivot)].left
+        links[Int(pivot)].left = index
         update(index)
         update(pivot)
         return pivot
-    }
-
-    /// Checks order, heights, sizes, balance and that every slot is reachable; for tests.
-    func invariantViolation() -> String? {
-        var reached = 0
-        func check(_ index: Int32, above lower: Key?, below upper: Key?) -> (height: Int32, size: Int)? {
-            if index < 0 { return (0, 0) }
-            reached += 1
-            let node = nodes[Int(index)]
-            if let lower, !(lower < node.key) { return nil }
-            if let upper, !(node.key < upper) { return nil }
-            guard let left = check(node.left, above: lower, below: node.key),
-                let right = check(node.right, above: node.key, below: upper)
-            else { return nil }
-            let height = Swift.max(left.height, right.height) + 1
-            let size = left.size + right.size + 1
-            guard abs(left.height - right.height) <= 1, node.height == height, Int(node.size) == size
-            else { return nil }
-            return (height, size)
-        }
-        guard let whole = check(root, above: nil, below: nil) else { return "order, height or size broken" }
-        if whole.size != nodes.count || reached != nodes.count { return "unreachable slots" }
-        return nil
     }
 }
 
@@ -381,9 +385,17 @@ extension SortedMap: Equatable where Value: Equatable {
 }
 
 extension SortedMap: Sendable where Key: Sendable, Value: Sendable {}
-extension SortedMap.Node: Sendable where Key: Sendable, Value: Sendable {}
 extension SortedMap.AscendingIterator: Sendable where Key: Sendable, Value: Sendable {}
 extension SortedMap.DescendingIterator: Sendable where Key: Sendable, Value: Sendable {}
+
+/// A ``SortedMap`` slot's place in the tree. Not nested in the generic type, so that code working on
+/// links needs no generic metadata (which matters in unoptimised builds).
+struct SortedMapLinks: Sendable {
+    var left: Int32 = -1
+    var right: Int32 = -1
+    var height: Int32 = 1
+    var size: Int32 = 1
+}
 
 /// The value type of a ``SortedMap`` used as an ordered set.
 struct Present: Hashable, Sendable {}

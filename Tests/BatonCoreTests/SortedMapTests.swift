@@ -40,7 +40,12 @@ import Testing
             switch Int.random(in: 0..<10, using: &random) {
             case 0..<4:
                 let value = Int.random(in: 0..<1_000_000, using: &random)
-                #expect(map.updateValue(value, forKey: key) == model.update(value, forKey: key))
+                let expected = model.update(value, forKey: key)
+                if step % 2 == 0 {
+                    #expect(map.updateValue(value, forKey: key) == expected)
+                } else {
+                    #expect(map.updateValue(forKey: key) { $0 == expected ? value : -1 } == expected)
+                }
             case 4..<7:
                 #expect(map.removeValue(forKey: key) == model.remove(key))
             case 7:
@@ -121,5 +126,32 @@ import Testing
         #expect(map.count(below: 10) == 0)
         #expect(Array(map).isEmpty)
         #expect(map.invariantViolation() == nil)
+    }
+}
+
+extension SortedMap {
+    /// Checks order, heights, sizes, balance and that every slot is reachable; for tests.
+    func invariantViolation() -> String? {
+        var reached = 0
+        func check(_ index: Int32, above lower: Key?, below upper: Key?) -> (height: Int32, size: Int)? {
+            if index < 0 { return (0, 0) }
+            reached += 1
+            let (key, link) = (keys[Int(index)], links[Int(index)])
+            if let lower, !(lower < key) { return nil }
+            if let upper, !(key < upper) { return nil }
+            guard let left = check(link.left, above: lower, below: key),
+                let right = check(link.right, above: key, below: upper)
+            else { return nil }
+            let height = Swift.max(left.height, right.height) + 1
+            let size = left.size + right.size + 1
+            guard abs(left.height - right.height) <= 1, link.height == height, Int(link.size) == size
+            else { return nil }
+            return (height, size)
+        }
+        guard let whole = check(root, above: nil, below: nil) else { return "order, height or size broken" }
+        if whole.size != keys.count || reached != keys.count || values.count != keys.count || links.count != keys.count {
+            return "unreachable slots"
+        }
+        return nil
     }
 }
