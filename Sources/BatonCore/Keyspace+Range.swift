@@ -74,14 +74,17 @@ extension Keyspace {
         }
         let (minCreate, maxCreate) = (request.minCreateRevision, request.maxCreateRevision)
         let page: Page
+        let atLeastMin = { (revision: Int64) in minCreate <= 0 || revision >= minCreate }
+        let atMostMax = { (revision: Int64) in maxCreate <= 0 || revision <= maxCreate }
         if request.sortOrder == .descend {
-            let positions = index.descending(startingAt: { maxCreate <= 0 || $0.createRevision <= maxCreate })
-            page = take(positions.lazy.map { self.indexed($0.key) }, request) { minCreate <= 0 || $0.createRevision >= minCreate }
+            let positions = index.descending(startingAt: { atMostMax($0.createRevision) })
+            page = take(positions.lazy.map { self.indexed($0.key) }, request) { atLeastMin($0.createRevision) }
         } else {
-            let positions = index.ascending(startingAt: { minCreate <= 0 || $0.createRevision >= minCreate })
-            page = take(positions.lazy.map { self.indexed($0.key) }, request) { maxCreate <= 0 || $0.createRevision <= maxCreate }
+            let positions = index.ascending(startingAt: { atLeastMin($0.createRevision) })
+            page = take(positions.lazy.map { self.indexed($0.key) }, request) { atMostMax($0.createRevision) }
         }
-        return (RangeResponse(revision: revision, kvs: page.kvs, more: page.more, count: index.count), page.examined)
+        let response = RangeResponse(revision: revision, kvs: page.kvs, more: page.more, count: index.count)
+        return (response, page.examined)
     }
 
     /// The live key-value of an index entry.
@@ -96,7 +99,7 @@ extension Keyspace {
     private func readKeyOrder(_ request: RangeRequest, revision: Int64) -> (response: RangeResponse, examined: Int) {
         let lower = request.range.lowerBound
         let upper = request.range.upperBound
-        let count = (upper.map { live.count(below: $0) } ?? live.count) - live.count(below: lower)
+        let count = Swift.max(0, (upper.map { live.count(below: $0) } ?? live.count) - live.count(below: lower))
         if request.countOnly {
             return (RangeResponse(revision: revision, kvs: [], more: false, count: count), 0)
         }
@@ -104,7 +107,9 @@ extension Keyspace {
         if request.sortOrder == .descend {
             page = take(live.descending(below: upper).lazy.map(\.value), request) { lower <= $0.key }
         } else {
-            page = take(live.ascending(from: lower).lazy.map(\.value), request) { kv in upper.map { kv.key < $0 } ?? true }
+            page = take(live.ascending(from: lower).lazy.map(\.value), request) { kv in
+                upper.map { kv.key < $0 } ?? true
+            }
         }
         return (RangeResponse(revision: revision, kvs: page.kvs, more: page.more, count: count), page.examined)
     }
@@ -151,7 +156,8 @@ extension Keyspace {
             result.removeSubrange(request.limit...)
             more = true
         }
-        return RangeResponse(revision: revision, kvs: result.map { stripped($0, request) }, more: more, count: kvs.count)
+        result = result.map { stripped($0, request) }
+        return RangeResponse(revision: revision, kvs: result, more: more, count: kvs.count)
     }
 
     /// The ascending order by `target`, ties broken by key.

@@ -85,7 +85,8 @@ struct WatchRegistry: Equatable, Sendable {
             }
         }
         for (id, events) in events.sorted(by: { $0.key < $1.key }) {
-            pending.append(WatchDelivery(watch: id, response: WatchResponse(revision: changeSet.revision, events: events)))
+            let response = WatchResponse(revision: changeSet.revision, events: events)
+            pending.append(WatchDelivery(watch: id, response: response))
         }
     }
 
