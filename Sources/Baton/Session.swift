@@ -121,8 +121,8 @@ public final class Session: Sendable {
     func checkAlive() throws {
         switch end {
         case nil: return
-        case .expired: throw BatonError(.sessionExpired, "session \(lease) expired")
-        case .closed, .orphaned: throw BatonError(.alreadyClosed, "session \(lease) was \(end!)")
+        case .expired?: throw BatonError(.sessionExpired, "session \(lease) expired")
+        case let other?: throw BatonError(.alreadyClosed, "session \(lease) was \(other)")
         }
     }
 
