@@ -16,14 +16,14 @@ struct HandoffBench {
     var perRound: Int { min(waiters, max(10, waiters / 10), samples) }
     var rounds: Int { (samples + perRound - 1) / perRound }
 
-    /// Baton's handoffs on one `LocalStore`. - Returns: the latencies (ns) and the time it took to
-    /// create the sessions and queue the waiters of the first round.
-    func baton() async throws -> (latencies: [Double], setup: Duration) {
+    /// Baton's handoffs on one `LocalStore`. - Returns: the latencies (ns), the time it took to create
+    /// the sessions, and the time it took to queue the first round's waiters (until all are quiet).
+    func baton() async throws -> (latencies: [Double], sessions: Duration, queue: Duration) {
         let waiting = WaitingCounter()
         let environment = BatonEnvironment(events: waiting.sink)
         let client = BatonClient(backend: LocalStore(environment: environment), environment: environment)
         let log = HandoffLog()
-        var setup = Duration.zero
+        var queueSetup = Duration.zero
         let holder = try await client.session().mutex("handoff")
         let (mutexes, sessionTime) = try await benchTimed {
             var mutexes: [DistributedMutex] = []
@@ -47,7 +47,7 @@ struct HandoffBench {
                     while waiting.count < waiters { try await Task.sleep(for: .milliseconds(1)) }
                     await BenchProcess.waitUntilIdle()
                 }
-                if round == 0 { setup = sessionTime + queueTime }
+                if round == 0 { queueSetup = queueTime }
                 log.begin(limit: perRound)
                 log.unlocking()
                 try await grant.unlock()
@@ -55,7 +55,7 @@ struct HandoffBench {
             }
         }
         await client.close()
-        return (log.latencies, setup)
+        return (log.latencies, sessionTime, queueSetup)
     }
 
     /// The floor's handoffs: the same rounds on a ``FloorMutex``. - Returns: the latencies (ns).
