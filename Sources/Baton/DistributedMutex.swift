@@ -43,10 +43,10 @@ public struct DistributedMutex: Sendable {
                 return nil
             }
             defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let grant = result { return grant }
-                group.cancelAll()  // time is up; the lock task may still win the race
-            }
+            if let grant = try await group.next()! { return grant }
+            // Time is up: stop waiting. The lock may still have won the race; keep it if so.
+            group.cancelAll()
+            if let grant = try? await group.next() ?? nil { return grant }
             throw BatonError(.timeout, "lock \(name) not acquired within \(timeout)")
         }
     }

@@ -15,8 +15,8 @@ final class Harness: Sendable {
     let environment: BatonEnvironment
     let store: any Backend
 
-    init(_ kind: BackendKind) async throws {
-        environment = BatonEnvironment(clock: clock, random: RandomSource(seed: 1))
+    init(_ kind: BackendKind, events: EventSink = .discard) async throws {
+        environment = BatonEnvironment(clock: clock, random: RandomSource(seed: 1), events: events)
         switch kind {
         case .local: store = LocalStore(environment: environment)
         }
