@@ -35,8 +35,8 @@ public final class EtcdGateway: Sendable {
     ///   - taskExecutor: the executor preference of every task the gateway starts (request
     ///     watchdogs, watch streams); `nil` for the default executor.
     /// - Throws: `BatonError(.invalidArgument)` when there is no endpoint, an endpoint is not an
-    ///   `http://` or `https://` URL of a host and optional port (no path, query or credentials), a
-    ///   timeout is not positive, or only one of username and password is given.
+    ///   `http://` URL of a host and optional port (no path, query or credentials; `https` is not
+    ///   supported), a timeout is not positive, or only one of username and password is given.
     public init(
         configuration: EtcdConfiguration,
         clock: any Clock<Duration> = ContinuousClock(),  // determinism: real I/O measures real time
@@ -45,7 +45,7 @@ public final class EtcdGateway: Sendable {
         guard !configuration.endpoints.isEmpty else {
             throw BatonError(.invalidArgument, "an etcd configuration needs at least one endpoint")
         }
-        let urls = try configuration.endpoints.map(Self.endpointURL)
+        let endpoints = try configuration.endpoints.map(Self.endpoint)
         guard configuration.dialTimeout > .zero, configuration.requestTimeout > .zero else {
             throw BatonError(.invalidArgument, "dial and request timeouts must be positive")
         }
@@ -58,23 +58,28 @@ public final class EtcdGateway: Sendable {
         self.configuration = configuration
         self.taskExecutor = taskExecutor
         self.transport = HTTPTransport(
-            endpoints: urls, dialTimeout: configuration.dialTimeout, requestTimeout: configuration.requestTimeout,
+            endpoints: endpoints, dialTimeout: configuration.dialTimeout, requestTimeout: configuration.requestTimeout,
             clock: clock, taskExecutor: taskExecutor)
     }
 
-    /// `scheme://host[:port]` without a trailing slash.
-    private static func endpointURL(_ text: String) throws -> URL {
+    /// Parses `http://host[:port]` (a trailing slash is allowed; the port defaults to 80).
+    private static func endpoint(_ text: String) throws -> Endpoint {
         let trimmed = text.hasSuffix("/") ? String(text.dropLast()) : text
-        guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
-            components.path.isEmpty, components.query == nil, components.fragment == nil,
-            components.user == nil, components.password == nil,
-            let url = URL(string: trimmed), URL(string: trimmed + "/v3/kv/range") != nil
+        guard let components = URLComponents(string: trimmed), components.scheme?.lowercased() == "http",
+            let host = components.host, !host.isEmpty, components.path.isEmpty, components.query == nil,
+            components.fragment == nil, components.user == nil, components.password == nil
         else {
             throw BatonError(
-                .invalidArgument, "etcd endpoint \"\(text)\" is not an http:// or https:// URL of a host and port")
+                .invalidArgument,
+                "etcd endpoint \"\(text)\" is not an http:// URL of a host and port (https is not supported)")
         }
-        return url
+        let port = components.port ?? 80
+        guard (1...65535).contains(port) else {
+            throw BatonError(.invalidArgument, "etcd endpoint \"\(text)\" has an invalid port")
+        }
+        let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        let authority = bare.contains(":") ? "[\(bare)]:\(port)" : "\(bare):\(port)"
+        return Endpoint(url: trimmed, host: bare, port: port, authority: authority)
     }
 
     /// Cancels in-flight requests, ends every watch stream with `alreadyClosed` and releases the

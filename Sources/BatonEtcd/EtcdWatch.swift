@@ -126,7 +126,7 @@ final class EtcdWatch: Sendable {
         let body = GatewayJSON.encode(
             WireWatchRequest(range: request.range, startRevision: cursor.startRevision, prevKV: request.prevKV))
         let token: String?
-        let connection: StreamConnection
+        var connection: StreamConnection
         do {
             token = try await gateway.currentToken()
             connection = try await gateway.transport.openStream(path: "/v3/watch", body: body, token: token)
@@ -135,7 +135,7 @@ final class EtcdWatch: Sendable {
         }
         defer { connection.cancel() }
         do {
-            for try await line in connection.lines {
+            while let line = try await connection.nextLine() {
                 switch try WatchFrame.decode(line) {
                 case .created(let revision):
                     cursor.created(at: revision)
@@ -165,8 +165,8 @@ final class EtcdWatch: Sendable {
             gateway.transport.markUnhealthy(connection.endpointIndex)
             return .dropped(BatonError(.unavailable, "the watch connection to \(connection.endpoint) ended"))
         } catch {
-            gateway.transport.markUnhealthy(connection.endpointIndex)
-            return outcome(of: connection.batonError(for: error))
+            if !(error is CancellationError) { gateway.transport.markUnhealthy(connection.endpointIndex) }
+            return outcome(of: error)
         }
     }
 

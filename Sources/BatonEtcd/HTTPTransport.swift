@@ -2,40 +2,56 @@ import BatonCore
 import Foundation
 import Synchronization
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+/// One etcd client URL, split for the socket and the `Host` header.
+struct Endpoint: Sendable, Hashable {
+    /// `http://host:port` as configured, without a trailing slash.
+    var url: String
+    var host: String
+    var port: Int
+    /// The `Host` header: `host:port`, IPv6 literals in brackets.
+    var authority: String
+}
 
-/// POSTs to etcd's gateway over URLSession, with timeouts and endpoint failover.
+/// The status and body of one HTTP exchange.
+struct HTTPReply: Sendable {
+    var status: Int
+    var body: Data
+}
+
+/// HTTP/1.1 POSTs to etcd's gateway over its own sockets, with deadlines and endpoint failover.
 ///
-/// - Every request has a deadline of its own (a watchdog task on the injected clock cancels the
-///   URLSession task), so nothing waits on a server that never answers.
-/// - An endpoint not known to work is first probed with `GET /version` within the dial timeout;
-///   any HTTP answer counts. A refused or unanswered probe, or a refused connection, moves on to
-///   the next endpoint; the one that answered is remembered and tried first next time.
-/// - A request that may have reached the server (its connection broke, or it timed out) is not
-///   sent again unless it is idempotent: a `put` must not be applied twice.
+/// Not URLSession: on Linux, FoundationNetworking crashes the process (`fatalError("Transfer
+/// completed, but there's no response.")`) on every reply with HTTP trailers, and every error reply
+/// of etcd's gateway has one (`Grpc-Trailer-Content-Type`). See ``HTTPResponseParser``.
+///
+/// - Dialling an endpoint is bounded by the dial timeout; a refused or timed-out dial moves on to
+///   the next endpoint (nothing was sent). The endpoint that answered is tried first next time.
+/// - Each request is bounded by the request timeout: a watchdog closes the connection.
+/// - An endpoint that failed is probed (`GET /version` within the dial timeout) before it is used
+///   again, so a frozen server costs one dial timeout, not one request timeout per call.
+/// - A request that may have reached the server is not sent again unless it is idempotent.
+/// - Connections are kept alive and reused; a reused connection the server had already closed is
+///   replaced before use.
 final class HTTPTransport: Sendable {
-    let endpoints: [URL]
+    let endpoints: [Endpoint]
     let dialTimeout: Duration
     let requestTimeout: Duration
     let sleeper: Sleeper
     let taskExecutor: (any TaskExecutor)?
-
-    private let unarySession: URLSession
-    private let unaryRouter = TaskRouter()
-    private let streamSession: URLSession
-    private let streamRouter = TaskRouter()
+    private let queue = DispatchQueue(label: "baton.etcd.sockets")
 
     private struct State {
         var preferred = 0
         var healthy: [Bool]
         var closed = false
+        var idle: [[SocketConnection]]
+        var live: [ObjectIdentifier: SocketConnection] = [:]
     }
     private let state: Mutex<State>
+    private static let maximumIdlePerEndpoint = 16
 
     init(
-        endpoints: [URL], dialTimeout: Duration, requestTimeout: Duration, clock: any Clock<Duration>,
+        endpoints: [Endpoint], dialTimeout: Duration, requestTimeout: Duration, clock: any Clock<Duration>,
         taskExecutor: (any TaskExecutor)?
     ) {
         self.endpoints = endpoints
@@ -43,49 +59,29 @@ final class HTTPTransport: Sendable {
         self.requestTimeout = requestTimeout
         self.sleeper = Sleeper(clock)
         self.taskExecutor = taskExecutor
-        self.state = Mutex(State(healthy: Array(repeating: false, count: endpoints.count)))
-        unarySession = URLSession(
-            configuration: Self.configuration(idleTimeout: requestTimeout.timeInterval + 1, connectionsPerHost: 256),
-            delegate: unaryRouter, delegateQueue: nil)
-        // A watch stays open and idle for as long as nothing changes: no idle timeout, and no cap that
-        // would queue a watch behind other watches to the same host.
-        streamSession = URLSession(
-            configuration: Self.configuration(idleTimeout: Self.noTimeout, connectionsPerHost: 100_000),
-            delegate: streamRouter, delegateQueue: nil)
+        self.state = Mutex(
+            State(healthy: Array(repeating: true, count: endpoints.count), idle: Array(repeating: [], count: endpoints.count)))
     }
 
-    deinit {
-        // A session keeps its delegate until invalidated.
-        unarySession.invalidateAndCancel()
-        streamSession.invalidateAndCancel()
-    }
+    deinit { close() }
 
-    /// A year: URLSession's timers take whole seconds, and zero would mean "expire at once".
-    private static let noTimeout: TimeInterval = 365 * 86_400
-
-    private static func configuration(idleTimeout: TimeInterval, connectionsPerHost: Int) -> URLSessionConfiguration {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = idleTimeout
-        configuration.timeoutIntervalForResource = noTimeout
-        configuration.httpMaximumConnectionsPerHost = connectionsPerHost
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        configuration.httpCookieStorage = nil
-        configuration.httpShouldSetCookies = false
-        return configuration
-    }
-
-    /// Cancels every request and stream; later calls fail with `alreadyClosed`.
+    /// Closes every connection, idle or busy (watch streams included); later calls fail with
+    /// `alreadyClosed`.
     func close() {
-        state.withLock { state in
-            guard !state.closed else { return }
+        let connections = state.withLock { state in
             state.closed = true
-            unarySession.invalidateAndCancel()
-            streamSession.invalidateAndCancel()
+            state.idle = state.idle.map { _ in [] }
+            defer { state.live = [:] }
+            return Array(state.live.values)
         }
+        for connection in connections { connection.close(TransportFailure.closed()) }
     }
 
     var isClosed: Bool { state.withLock { $0.closed } }
+
+    private func checkOpen() throws {
+        if isClosed { throw BatonError(.alreadyClosed, "the etcd gateway was closed") }
+    }
 
     // MARK: - Unary
 
@@ -101,14 +97,14 @@ final class HTTPTransport: Sendable {
             try Task.checkCancellation()
             do {
                 try await probeIfNeeded(index)
-                let request = makeRequest(index, path: path, body: body, token: token, timeout: requestTimeout)
-                let reply = try await send(request, endpoint: index, timeout: requestTimeout)
+                let reply = try await send(
+                    index, method: "POST", path: path, body: body, token: token, timeout: requestTimeout,
+                    idempotent: idempotent)
                 markHealthy(index)
                 return reply
             } catch let failure as TransportFailure {
                 markUnhealthy(index)
                 lastFailure = failure
-                if failure.kind == .closed { throw failure.batonError }
                 if failure.duringProbe || failure.kind == .connect { continue }
                 if failure.kind == .lost && idempotent { continue }
                 throw failure.batonError
@@ -118,7 +114,7 @@ final class HTTPTransport: Sendable {
     }
 
     private func unreachable(_ lastFailure: TransportFailure?) -> BatonError {
-        let list = endpoints.map(\.absoluteString).joined(separator: ", ")
+        let list = endpoints.map(\.url).joined(separator: ", ")
         return BatonError(.unavailable, "no etcd endpoint answered (\(list))", cause: lastFailure)
     }
 
@@ -135,100 +131,183 @@ final class HTTPTransport: Sendable {
         }
     }
 
-    /// Forgets that `index` works, so the next request probes it (or another) first.
+    /// Forgets that `index` works, so the next request probes it before use.
     func markUnhealthy(_ index: Int) {
         state.withLock { $0.healthy[index] = false }
     }
 
-    /// Checks within the dial timeout that `index` answers HTTP at all, unless it is known to.
+    /// Checks within the dial timeout that `index` answers HTTP, unless it is known to.
     private func probeIfNeeded(_ index: Int) async throws {
         guard !state.withLock({ $0.healthy[index] }) else { return }
-        var request = makeRequest(index, path: "/version", body: nil, token: nil, timeout: dialTimeout)
-        request.httpMethod = "GET"
         do {
-            _ = try await send(request, endpoint: index, timeout: dialTimeout)
+            _ = try await send(index, method: "GET", path: "/version", body: Data(), token: nil, timeout: dialTimeout, idempotent: true)
         } catch var failure as TransportFailure {
             failure.duringProbe = true
             throw failure
         }
     }
 
-    private func makeRequest(_ index: Int, path: String, body: Data?, token: String?, timeout: Duration) -> URLRequest {
-        // EtcdGateway.init checked that every endpoint is `scheme://host[:port]` and forms URLs.
-        guard let url = URL(string: endpoints[index].absoluteString + path) else {
-            preconditionFailure("cannot build a URL for \(path)")
+    /// One request to one endpoint over a pooled or new connection, bounded by `timeout`.
+    private func send(
+        _ index: Int, method: String, path: String, body: Data, token: String?, timeout: Duration, idempotent: Bool
+    ) async throws -> HTTPReply {
+        let request = requestBytes(index, method: method, path: path, body: body, token: token)
+        var retriedStale = false
+        while true {
+            let (connection, reused) = try await checkout(index)
+            do {
+                let (reply, keepAlive) = try await exchange(connection, request, endpoint: index, timeout: timeout)
+                if keepAlive { checkin(index, connection) } else { release(connection) }
+                return reply
+            } catch let failure as TransportFailure {
+                release(connection)
+                // The server had closed the kept-alive connection before reading this request.
+                if failure.kind == .lost, reused, !failure.receivedAnything, idempotent, !retriedStale {
+                    retriedStale = true
+                    continue
+                }
+                throw failure
+            } catch {
+                release(connection)
+                throw error
+            }
         }
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.timeoutInterval = timeout.timeInterval + 1  // a backstop; the watchdog comes first
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if let token { request.setValue(token, forHTTPHeaderField: "Authorization") }
-        return request
     }
 
-    /// One request to one endpoint, bounded by `timeout`.
-    private func send(_ request: URLRequest, endpoint index: Int, timeout: Duration) async throws -> HTTPReply {
-        let task = try makeTask(unarySession, request)
-        let handler = UnaryHandler()
-        unaryRouter.register(handler, for: task)
-        let endpoint = endpoints[index].absoluteString
+    private func requestBytes(_ index: Int, method: String, path: String, body: Data, token: String?) -> [UInt8] {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(endpoints[index].authority)\r\n"
+        head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        if let token { head += "Authorization: \(token)\r\n" }
+        head += "\r\n"
+        return Array(head.utf8) + body
+    }
+
+    /// Writes a request and reads the whole reply; returns it and whether the connection can be reused.
+    private func exchange(
+        _ connection: SocketConnection, _ request: [UInt8], endpoint index: Int, timeout: Duration
+    ) async throws -> (HTTPReply, Bool) {
+        let endpoint = endpoints[index].url
         let watchdog = Task(executorPreference: taskExecutor) { [sleeper] in
             try await sleeper.sleep(for: timeout)
-            let failure = TransportFailure(
-                kind: .timeout, endpoint: endpoint, underlying: URLError(.timedOut), timeout: timeout)
-            handler.reply.resolve(.failure(failure))
-            task.cancel()
+            connection.close(TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
         }
         defer { watchdog.cancel() }
-        task.resume()
+        var parser = HTTPResponseParser()
         do {
-            return try await withTaskCancellationHandler {
-                try await handler.reply.value()
-            } onCancel: {
-                handler.reply.resolve(.failure(CancellationError()))
-                task.cancel()
+            try await connection.write(request, sleeper: sleeper)
+            var head: HTTPHead?
+            var body = Data()
+            while !parser.isComplete {
+                let bytes = try await connection.read()
+                let events = bytes.isEmpty ? try endOfStream(&parser) : try parser.feed(bytes)
+                for event in events {
+                    switch event {
+                    case .head(let value): head = value
+                    case .body(let chunk): body.append(contentsOf: chunk)
+                    case .end: break
+                    }
+                }
             }
+            guard let head else { throw HTTPResponseParser.Malformed(description: "a response without a head") }
+            return (HTTPReply(status: head.status, body: body), head.keepAlive)
         } catch {
-            unaryRouter.remove(task)
-            task.cancel()
-            throw classify(error, endpoint: endpoint)
+            throw failure(error, endpoint: endpoint, receivedAnything: parser.receivedAnything)
         }
     }
 
-    private func makeTask(_ session: URLSession, _ request: URLRequest) throws -> URLSessionDataTask {
-        // Under the lock: a task must not be created on a session that `close()` invalidated.
-        try state.withLock { state in
+    /// The connection closed: the end of a close-delimited body, or a broken exchange.
+    private func endOfStream(_ parser: inout HTTPResponseParser) throws -> [HTTPResponseParser.Event] {
+        do {
+            return try parser.finish()
+        } catch {
+            throw SocketConnection.SocketError(operation: "read: the server closed the connection", code: ECONNRESET)
+        }
+    }
+
+    /// Turns a socket or parser error into a ``TransportFailure``; passes others through.
+    func failure(_ error: any Error, endpoint: String, receivedAnything: Bool) -> any Error {
+        switch error {
+        case let failure as TransportFailure: return failure
+        case is CancellationError, is BatonError: return error
+        case let malformed as HTTPResponseParser.Malformed:
+            return TransportFailure(kind: .notHTTP, endpoint: endpoint, underlying: malformed, timeout: requestTimeout)
+        default:
+            var failure = TransportFailure(kind: .lost, endpoint: endpoint, underlying: error, timeout: requestTimeout)
+            failure.receivedAnything = receivedAnything
+            return failure
+        }
+    }
+
+    // MARK: - Connections
+
+    private func checkout(_ index: Int) async throws -> (SocketConnection, reused: Bool) {
+        let pooled: SocketConnection? = try state.withLock { state in
             guard !state.closed else { throw BatonError(.alreadyClosed, "the etcd gateway was closed") }
-            return session.dataTask(with: request)
+            while let candidate = state.idle[index].popLast() {
+                if candidate.isReusable { return candidate }
+                state.live[ObjectIdentifier(candidate)] = nil
+            }
+            return nil
         }
+        if let pooled { return (pooled, true) }
+        return (try await dial(index), false)
     }
 
-    /// Turns what URLSession reported into a ``TransportFailure``; passes other errors through.
-    func classify(_ error: any Error, endpoint: String) -> any Error {
-        if error is CancellationError || error is TransportFailure || error is BatonError { return error }
-        let kind: TransportFailure.Kind
-        if let error = error as? URLError {
-            switch error.code {
-            case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .badURL:
-                kind = .connect
-            case .timedOut: kind = .timeout
-            case .unsupportedURL: kind = .notHTTP
-            case .cancelled: kind = isClosed ? .closed : .lost
-            default: kind = .lost
-            }
-        } else {
-            kind = .lost
+    /// A new connection to `index` within the dial timeout.
+    ///
+    /// - Throws: a ``TransportFailure`` of kind `connect` (refused, unreachable, or no connection
+    ///   within the dial timeout), `alreadyClosed`, `CancellationError`.
+    func dial(_ index: Int) async throws -> SocketConnection {
+        try checkOpen()
+        let endpoint = endpoints[index]
+        let connection: SocketConnection
+        do {
+            connection = try await SocketConnection.connect(
+                host: endpoint.host, port: endpoint.port, timeout: dialTimeout, queue: queue, sleeper: sleeper)
+        } catch is SocketConnection.TimeoutReached {
+            throw TransportFailure(
+                kind: .connect, endpoint: endpoint.url, underlying: nil, timeout: dialTimeout, detail: "no connection within the dial timeout")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw TransportFailure(kind: .connect, endpoint: endpoint.url, underlying: error, timeout: dialTimeout)
         }
-        return TransportFailure(kind: kind, endpoint: endpoint, underlying: error, timeout: requestTimeout)
+        let registered = state.withLock { state in
+            guard !state.closed else { return false }
+            state.live[ObjectIdentifier(connection)] = connection
+            return true
+        }
+        guard registered else {
+            connection.close()
+            throw BatonError(.alreadyClosed, "the etcd gateway was closed")
+        }
+        return connection
+    }
+
+    private func checkin(_ index: Int, _ connection: SocketConnection) {
+        let keep = state.withLock { state in
+            guard !state.closed, connection.isReusable, state.idle[index].count < Self.maximumIdlePerEndpoint else {
+                state.live[ObjectIdentifier(connection)] = nil
+                return false
+            }
+            state.idle[index].append(connection)
+            return true
+        }
+        if !keep { connection.close() }
+    }
+
+    /// Closes a connection that will not be reused.
+    func release(_ connection: SocketConnection) {
+        _ = state.withLock { $0.live.removeValue(forKey: ObjectIdentifier(connection)) }
+        connection.close()
     }
 
     // MARK: - Streams
 
-    /// Opens a streaming POST (a watch) on the first endpoint that accepts the connection.
+    /// Opens a streaming POST (a watch) on a connection of its own, on the first endpoint that
+    /// accepts it.
     ///
-    /// Returns once the reply's headers arrived. The first line must arrive within
-    /// ``requestTimeout``, or the stream ends with `timeout`.
+    /// The first line must arrive within ``requestTimeout``, or the stream fails with `timeout`.
     ///
     /// - Throws: as ``post(path:body:token:idempotent:)``.
     func openStream(path: String, body: Data, token: String?) async throws -> StreamConnection {
@@ -237,110 +316,27 @@ final class HTTPTransport: Sendable {
             try Task.checkCancellation()
             do {
                 try await probeIfNeeded(index)
-                var request = makeRequest(index, path: path, body: body, token: token, timeout: requestTimeout)
-                request.timeoutInterval = Self.noTimeout
-                let connection = try await startStream(request, endpoint: index)
-                markHealthy(index)
-                return connection
+                let connection = try await dial(index)
+                do {
+                    try await connection.write(requestBytes(index, method: "POST", path: path, body: body, token: token), sleeper: sleeper)
+                } catch {
+                    release(connection)
+                    throw failure(error, endpoint: endpoints[index].url, receivedAnything: false)
+                }
+                let endpoint = endpoints[index].url
+                let timeout = requestTimeout
+                let watchdog = Task(executorPreference: taskExecutor) { [sleeper] in
+                    try await sleeper.sleep(for: timeout)
+                    connection.close(TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
+                }
+                return StreamConnection(socket: connection, endpointIndex: index, transport: self, firstLineWatchdog: watchdog)
             } catch let failure as TransportFailure {
                 markUnhealthy(index)
                 lastFailure = failure
-                if failure.kind == .closed { throw failure.batonError }
                 if failure.duringProbe || failure.kind == .connect { continue }
                 throw failure.batonError
             }
         }
         throw unreachable(lastFailure)
-    }
-
-    private func startStream(_ request: URLRequest, endpoint index: Int) async throws -> StreamConnection {
-        let task = try makeTask(streamSession, request)
-        let handler = StreamHandler()
-        streamRouter.register(handler, for: task)
-        let router = streamRouter
-        handler.onTermination {
-            router.remove(task)
-            task.cancel()
-        }
-        let endpoint = endpoints[index].absoluteString
-        let timeout = requestTimeout
-        let watchdog = Task(executorPreference: taskExecutor) { [sleeper] in
-            try await sleeper.sleep(for: timeout)
-            handler.fail(
-                TransportFailure(kind: .timeout, endpoint: endpoint, underlying: URLError(.timedOut), timeout: timeout))
-        }
-        handler.setFirstLineWatchdog(watchdog)
-        task.resume()
-        do {
-            _ = try await handler.opened.value()
-        } catch {
-            handler.fail(error)
-            throw classify(error, endpoint: endpoint)
-        }
-        return StreamConnection(lines: handler.lines, endpointIndex: index, endpoint: endpoint, transport: self) {
-            handler.fail(CancellationError())
-        }
-    }
-}
-
-/// An open streaming reply: its lines, and a way to close it.
-struct StreamConnection: Sendable {
-    /// The reply's lines; the stream ends when the connection does, with the error that ended it.
-    let lines: AsyncThrowingStream<[UInt8], any Error>
-    let endpointIndex: Int
-    let endpoint: String
-    let transport: HTTPTransport
-    /// Cancels the URLSession task (which closes the connection) and ends ``lines``.
-    let cancel: @Sendable () -> Void
-
-    /// The ``BatonError`` (or `CancellationError`) for an error that ended ``lines``.
-    func batonError(for error: any Error) -> any Error {
-        switch transport.classify(error, endpoint: endpoint) {
-        case let failure as TransportFailure: failure.batonError
-        case let other: other
-        }
-    }
-}
-
-/// How a request failed below HTTP, and whether sending it elsewhere is safe.
-struct TransportFailure: Error, Sendable, CustomStringConvertible {
-    enum Kind: Sendable {
-        /// The connection was refused or could not be made: the request never left.
-        case connect
-        /// The connection broke or the peer hung up: the request may have been applied.
-        case lost
-        /// No reply within the deadline.
-        case timeout
-        /// The peer does not speak HTTP.
-        case notHTTP
-        /// The transport was closed.
-        case closed
-    }
-
-    var kind: Kind
-    var endpoint: String
-    var underlying: any Error
-    var timeout: Duration
-    /// Whether this happened while probing the endpoint (nothing was sent then).
-    var duringProbe = false
-
-    var description: String { "\(kind) at \(endpoint)\(duringProbe ? " (probe)" : ""): \(underlying)" }
-
-    var batonError: BatonError {
-        switch kind {
-        case .connect: BatonError(.unavailable, "cannot connect to \(endpoint)", cause: self)
-        case .lost: BatonError(.unavailable, "the connection to \(endpoint) broke", cause: self)
-        case .timeout:
-            BatonError(.timeout, "\(endpoint) did not answer within \(timeout)", cause: self)
-        case .notHTTP: BatonError(.malformedResponse, "\(endpoint) does not answer HTTP", cause: self)
-        case .closed: BatonError(.alreadyClosed, "the etcd gateway was closed", cause: self)
-        }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as Foundation's `TimeInterval`.
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) * 1e-18
     }
 }

@@ -313,7 +313,8 @@ struct GatewayJSONTests {
                 return error.code
             }
         }
-        #expect(try check(EtcdConfiguration(endpoints: ["http://127.0.0.1:2379", "https://h:1/"])) == nil)
+        #expect(try check(EtcdConfiguration(endpoints: ["http://127.0.0.1:2379", "http://h:1/", "http://[::1]:2379"])) == nil)
+        #expect(try check(EtcdConfiguration(endpoints: ["https://h:1"])) == .invalidArgument)
         #expect(try check(EtcdConfiguration(endpoints: [])) == .invalidArgument)
         #expect(try check(EtcdConfiguration(endpoints: ["127.0.0.1:2379"])) == .invalidArgument)
         #expect(try check(EtcdConfiguration(endpoints: ["unix:///tmp/x"])) == .invalidArgument)
