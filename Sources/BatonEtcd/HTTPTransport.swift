@@ -114,6 +114,8 @@ final class HTTPTransport: Sendable {
     }
 
     private func unreachable(_ lastFailure: TransportFailure?) -> BatonError {
+        // Reachable, but not speaking HTTP: say so rather than "unavailable".
+        if let lastFailure, lastFailure.kind == .notHTTP { return lastFailure.batonError }
         let list = endpoints.map(\.url).joined(separator: ", ")
         return BatonError(.unavailable, "no etcd endpoint answered (\(list))", cause: lastFailure)
     }
