@@ -8,10 +8,11 @@ extension EtcdGateway {
     /// returns cannot miss a later event. The stream yields one `WatchResponse` per frame, in revision
     /// order, with each event's previous key-value when `request.prevKV` is set.
     ///
-    /// When the connection drops (etcd restarted or shut down, a member was killed), the watch
-    /// reconnects, to another endpoint if need be, with a back-off of 50 ms doubling to 1 s, and
-    /// resumes just after the last revision it delivered, so no event is lost or repeated. It keeps
-    /// trying until the consumer stops or the gateway is closed.
+    /// When the connection drops (etcd restarted or shut down, a member was killed, any error
+    /// frame but a refusal of the request), the watch reconnects, to another endpoint if need be,
+    /// with a back-off of 50 ms doubling to 1 s, and resumes just after the last revision it
+    /// delivered, so no event is lost or repeated. It keeps trying until the consumer stops or the
+    /// gateway is closed.
     ///
     /// The stream ends:
     /// - with `BatonError(.compacted)` when the revision to resume from (or the start revision) has

@@ -153,12 +153,13 @@ final class EtcdWatch: Sendable {
                     }
                     return refusal(GatewayStatus.watchCancel(reason: reason), token: token)
                 case .error(let code, let message):
+                    // A server shutting down ends the stream with code 14 ("transport is closing")
+                    // or 1 ("the client connection is closing"): like every error frame but a
+                    // refusal of the request itself, that is a dropped connection.
                     let status = GatewayStatus(httpStatus: 200, grpcCode: code, message: message)
-                    if code == 14 {
-                        gateway.transport.markUnhealthy(connection.endpointIndex)
-                        return .dropped(status.batonError)
-                    }
-                    return refusal(status, token: token)
+                    if [3, 7, 16].contains(code) { return refusal(status, token: token) }
+                    gateway.transport.markUnhealthy(connection.endpointIndex)
+                    return .dropped(status.batonError)
                 }
             }
             if Task.isCancelled { return .cancelled }

@@ -19,6 +19,7 @@ public struct GatewayStatus: Error, Sendable, Hashable, CustomStringConvertible 
         self.message = message
     }
 
+    /// `HTTP <status>, gRPC code <code>: <message>`.
     public var description: String { "HTTP \(httpStatus), gRPC code \(grpcCode): \(message)" }
 
     /// Whether this is etcd's `invalid auth token` (gRPC 16): the token expired or was never valid,

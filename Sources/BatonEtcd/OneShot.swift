@@ -15,11 +15,6 @@ final class OneShot<Value: Sendable>: Sendable {
 
     init() {}
 
-    /// Whether a result has arrived.
-    var isResolved: Bool {
-        state.withLock { if case .resolved = $0 { true } else { false } }
-    }
-
     /// Delivers the result; does nothing when one was already delivered. Returns whether it won.
     @discardableResult
     func resolve(_ result: Result<Value, any Error>) -> Bool {

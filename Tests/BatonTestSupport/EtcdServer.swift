@@ -72,6 +72,7 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
 
     deinit { destroy() }
 
+    /// `etcd <name> at <client URL> (pid <pid>)`.
     public var description: String { "etcd \(name) at \(clientURL) (pid \(pid.map(String.init) ?? "none"))" }
 
     /// Starts a single-member etcd and waits until `/health` says true (at most 20 s).
