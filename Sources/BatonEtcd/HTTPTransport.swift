@@ -38,7 +38,7 @@ final class HTTPTransport: Sendable {
     let requestTimeout: Duration
     let sleeper: Sleeper
     let taskExecutor: (any TaskExecutor)?
-    private let queue = DispatchQueue(label: "baton.etcd.sockets")
+    private let queue = DispatchQueue(label: "baton.etcd.sockets")  // determinism: real sockets, etcd only, never simulated
 
     private struct State {
         var preferred = 0

@@ -35,7 +35,7 @@ final class SocketConnection: Sendable, CustomStringConvertible {
         var description: String { "\(operation): \(String(cString: strerror(code))) (errno \(code))" }
     }
 
-    private init(fd: Int32, peer: String, queue: DispatchQueue) {
+    private init(fd: Int32, peer: String, queue: DispatchQueue) {  // determinism: real sockets, etcd only, never simulated
         self.fd = fd
         self.peer = peer
         self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
@@ -53,7 +53,7 @@ final class SocketConnection: Sendable, CustomStringConvertible {
     /// - Throws: ``SocketError`` when refused or unreachable, `TimeoutReached` when `timeout`
     ///   passed, `CancellationError`.
     static func connect(
-        host: String, port: Int, timeout: Duration, queue: DispatchQueue, sleeper: Sleeper
+        host: String, port: Int, timeout: Duration, queue: DispatchQueue, sleeper: Sleeper  // determinism: real sockets
     ) async throws -> SocketConnection {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
