@@ -118,7 +118,7 @@ struct LocalBench {
                 name: "local.handoff.setup", variant: "create \(waiters) sessions", value: sessions.benchSeconds,
                 unit: "s"))
             setups.append(BenchRow(
-                name: "local.handoff.setup", variant: "queue \(waiters) waiters", value: queue.benchSeconds, unit: "s"))
+                name: "local.handoff.setup", variant: "queue \(waiters) waiters, until quiet", value: queue.benchSeconds, unit: "s"))
         }
         if rows.count > 1, let first = rows.first, let last = rows.last {
             let flatness = last.value / first.value

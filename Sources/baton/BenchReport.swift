@@ -130,7 +130,8 @@ enum BenchFormat {
         case "x":
             return fixed(value, digits: 2) + "x"
         case "s":
-            return fixed(value, digits: 2) + " s"
+            if value < 0.001 { return fixed(value * 1_000_000, digits: 0) + " µs" }
+            return value < 1 ? fixed(value * 1000, digits: 1) + " ms" : fixed(value, digits: 2) + " s"
         default:
             if value >= 10_000_000 { return fixed(value / 1_000_000, digits: 1) + " M " + unit }
             if value >= 10_000 { return fixed(value / 1_000, digits: 1) + " k " + unit }
@@ -154,10 +155,12 @@ enum BenchFormat {
         return (value < 0 && scaled > 0 ? "-" : "") + text
     }
 
-    /// A JSON number: rounded to `digits` decimals, `null` when not finite.
-    static func number(_ value: Double, digits: Int = 1) -> String {
+    /// A JSON number with at least four significant digits (one decimal from 1,000 up), trailing
+    /// zeros dropped; `null` when not finite.
+    static func number(_ value: Double, digits: Int? = nil) -> String {
         guard value.isFinite else { return "null" }
-        var text = fixed(value, digits: digits)
+        let magnitude = abs(value)
+        var text = fixed(value, digits: digits ?? (magnitude >= 1000 ? 1 : magnitude >= 1 ? 3 : 6))
         if text.contains(".") {
             while text.last == "0" { text.removeLast() }
             if text.last == "." { text.removeLast() }
