@@ -43,4 +43,13 @@ public protocol Backend: Sendable {
     func watch(_ request: WatchRequest) async throws -> WatchStream
     /// Releases the backend's resources; later calls fail with `alreadyClosed`.
     func close() async
+
+    /// Whether a request, once called, completes even when the calling task is cancelled. When false
+    /// (the default), clean-up that must reach the store after a cancellation — deleting a waiter key,
+    /// unlocking, revoking — runs in a task of its own.
+    var completesCancelledRequests: Bool { get }
+}
+
+extension Backend {
+    public var completesCancelledRequests: Bool { false }
 }

@@ -123,7 +123,7 @@ public struct DistributedMutex: Sendable {
     }
 
     private func acquireKey(wait: Bool) async throws -> LockGrant {
-        let key = recipe.key(for: session.lease)
+        let key = session.key(in: recipe)
         let (revision, owner) = try await session.createWaiterKey(recipe, value: [])
         do {
             if owner?.createRevision != revision {

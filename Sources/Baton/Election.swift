@@ -30,7 +30,7 @@ public struct Election: Sendable {
         try session.checkAlive()
         let gate = recipe.prefix
         try await session.gates.acquire(gate, environment: session.environment)
-        let key = recipe.key(for: session.lease)
+        let key = session.key(in: recipe)
         let planted = session.environment.mutations.contains(.unguardedCampaign)
         do {
             let (revision, owner) = try await session.createWaiterKey(recipe, value: Array(value.utf8))

@@ -15,7 +15,7 @@ final class KeyHold: Sendable {
     init(session: Session, name: RecipeName, createRevision: Int64) {
         self.session = session
         self.name = name
-        self.key = name.key(for: session.lease)
+        self.key = session.key(in: name)
         self.createRevision = createRevision
     }
 
@@ -63,7 +63,7 @@ final class KeyHold: Sendable {
         let session = self.session, key = self.key, revision = self.createRevision, gate = name.prefix
         let succeeded: Bool
         do {
-            succeeded = try await session.environment.uncancelled {
+            succeeded = try await session.runToCompletion {
                 if !guarded {
                     _ = try await session.backend.deleteRange(DeleteRangeRequest(.key(key)))
                     return true

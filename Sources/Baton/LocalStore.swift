@@ -46,6 +46,9 @@ public actor LocalStore: Backend {
     /// The current revision.
     public var revision: Int64 { machine.revision }
 
+    /// True: requests are synchronous actor methods that never observe cancellation.
+    public nonisolated var completesCancelledRequests: Bool { true }
+
     public func range(_ request: RangeRequest) throws -> RangeResponse {
         try prepare()
         return try machine.range(request)
@@ -132,9 +135,12 @@ public actor LocalStore: Backend {
     /// Refuses requests after close and removes expired leases before serving one.
     private func prepare() throws {
         guard !closed else { throw BatonError(.alreadyClosed, "the local store was closed") }
-        if let next = machine.nextLeaseExpiry, next <= environment.now() {
-            _ = machine.expireLeases(now: environment.now())
-            settle()
+        if let next = machine.nextLeaseExpiry {
+            let now = environment.now()
+            if next <= now {
+                _ = machine.expireLeases(now: now)
+                settle()
+            }
         }
     }
 

@@ -30,7 +30,4 @@ struct RecipeName: Hashable, Sendable {
         self.name = name
         self.prefix = Key(keyPrefix + escaped + "/")
     }
-
-    /// The key of the holder or candidate with `lease`.
-    func key(for lease: LeaseID) -> Key { prefix.appending(lease.hex) }
 }

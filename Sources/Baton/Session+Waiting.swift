@@ -10,7 +10,7 @@ extension Session {
     /// created afresh, so every grant gets a new, higher create revision.
     /// - Returns: the new key's create revision and the current owner.
     func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> (revision: Int64, owner: KeyValue?) {
-        let key = name.key(for: lease)
+        let key = key(in: name)
         let owner = RangeRequest(.prefix(name.prefix), limit: 1, sortOrder: .ascend, sortTarget: .create)
         for _ in 0..<3 {
             let response = try await backend.txn(TxnRequest(
@@ -36,7 +36,7 @@ extension Session {
     /// expired, or someone deleted it), and with `sessionExpired` when the session ends.
     /// - Parameter onlyOnce: wait for the immediate predecessor once and stop (a planted bug).
     func waitForPredecessors(_ name: RecipeName, revision: Int64, onlyOnce: Bool = false) async throws {
-        let own = name.key(for: lease)
+        let own = key(in: name)
         while true {
             try checkAlive()
             let below = try await backend.range(RangeRequest(
@@ -85,11 +85,18 @@ extension Session {
         }
     }
 
+    /// Runs a store request to completion even if the calling task is cancelled: inline when the
+    /// backend completes cancelled requests anyway, else in a task of its own.
+    func runToCompletion<T: Sendable>(_ request: sending @escaping @isolated(any) () async throws -> T) async throws -> T {
+        if backend.completesCancelledRequests { return try await request() }
+        return try await environment.uncancelled(request)
+    }
+
     /// Deletes this session's key under `name` if it is still the generation created at `revision`.
     /// Runs even when the calling task is cancelled; errors are dropped (the lease cleans up later).
     func deleteWaiterKey(_ key: Key, createRevision: Int64) async {
         let backend = self.backend
-        _ = try? await environment.uncancelled {
+        _ = try? await runToCompletion {
             try await backend.txn(TxnRequest(
                 compare: [Compare(key, .createRevision(createRevision), .equal)],
                 success: [.deleteRange(DeleteRangeRequest(.key(key)))]))

@@ -34,6 +34,8 @@ public final class Session: Sendable {
     /// The client the session belongs to.
     public let client: BatonClient
     let gates = HolderGates()
+    /// The lease ID in etcd's key form (lowercase hex), computed once.
+    private let leaseSuffix: [UInt8]
     private let state: Mutex<State>
 
     private struct State {
@@ -47,6 +49,7 @@ public final class Session: Sendable {
     init(client: BatonClient, grant: LeaseGrant, grantSentAt: Duration) {
         self.client = client
         self.lease = grant.id
+        self.leaseSuffix = Array(grant.id.hex.utf8)
         self.ttl = .seconds(grant.ttl)
         self.state = Mutex(State(deadline: grantSentAt + .seconds(grant.ttl)))
     }
@@ -91,7 +94,7 @@ public final class Session: Sendable {
         guard finish(.closed) else { throw BatonError(.alreadyClosed, "session \(lease) already ended") }
         let backend = self.backend, lease = self.lease
         do {
-            try await environment.uncancelled { try await backend.revokeLease(lease) }
+            try await runToCompletion { try await backend.revokeLease(lease) }
         } catch let error as BatonError where error.code == .leaseNotFound {
             // Already gone on the server: nothing left to revoke.
         } catch {
@@ -134,6 +137,9 @@ public final class Session: Sendable {
     public func election(_ name: String) throws -> Election {
         Election(session: self, name: try RecipeName(name, keyPrefix: client.keyPrefix))
     }
+
+    /// This session's waiter or candidate key under `name`: `<prefix><name>/<lease hex>`.
+    func key(in name: RecipeName) -> Key { Key(bytes: name.prefix.bytes + leaseSuffix) }
 
     /// Throws unless the session is alive.
     func checkAlive() throws {

@@ -79,10 +79,17 @@ struct SortedMap<Key: Comparable, Value> {
         return value
     }
 
-    /// The element with the smallest key.
-    var first: Element? { Self.firstElement(ascending()) }
-    /// The element with the largest key.
-    var last: Element? { Self.firstElement(descending()) }
+    /// The element with the smallest key: a walk down the left links, no iterator.
+    var first: Element? { extreme(\.left) }
+    /// The element with the largest key: a walk down the right links, no iterator.
+    var last: Element? { extreme(\.right) }
+
+    private func extreme(_ side: KeyPath<SortedMapLinks, Int32>) -> Element? {
+        var index = root
+        guard index >= 0 else { return nil }
+        while case let next = links[Int(index)][keyPath: side], next >= 0 { index = next }
+        return (keys[Int(index)], values[Int(index)])
+    }
 
     /// The element with the smallest key `>= key` (a lower bound).
     func first(atLeast key: Key) -> Element? { Self.firstElement(ascending(from: key)) }
