@@ -1,6 +1,13 @@
 import BatonCore
+import Synchronization
 
-/// Placeholder until the session recipe lands in this same commit series.
+/// A lease kept alive in the background: the liveness of every lock and leadership taken through it.
+///
+/// A session renews its lease every `ttl / 3`. Its client-side deadline is the send time of the last
+/// successful keep-alive plus the TTL — measured from when the request was *sent*, so a slow reply
+/// never extends it. When the deadline passes or the store says the lease is gone, the session ends as
+/// ``End/expired`` and every holder learns its lock is lost. Create one with
+/// ``BatonClient/session(ttl:)``.
 public final class Session: Sendable {
     /// Why a session ended.
     public enum End: Hashable, Sendable, CustomStringConvertible {
@@ -10,6 +17,7 @@ public final class Session: Sendable {
         case closed
         /// ``Session/orphan()`` stopped renewing; the lease lives on until its TTL runs out.
         case orphaned
+
         public var description: String {
             switch self {
             case .expired: "expired"
@@ -17,5 +25,175 @@ public final class Session: Sendable {
             case .orphaned: "orphaned"
             }
         }
+    }
+
+    /// The session's lease.
+    public let lease: LeaseID
+    /// The TTL the store granted.
+    public let ttl: Duration
+    /// The client the session belongs to.
+    public let client: BatonClient
+    let gates = HolderGates()
+    private let state: Mutex<State>
+
+    private struct State {
+        var end: End?
+        var deadline: Duration
+        var waiters: [Int: CheckedContinuation<End, any Error>] = [:]
+        var nextWaiter = 0
+        var tasks: [Task<Void, any Error>] = []
+    }
+
+    init(client: BatonClient, grant: LeaseGrant, grantSentAt: Duration) {
+        self.client = client
+        self.lease = grant.id
+        self.ttl = .seconds(grant.ttl)
+        self.state = Mutex(State(deadline: grantSentAt + .seconds(grant.ttl)))
+    }
+
+    var environment: BatonEnvironment { client.environment }
+    var backend: any Backend { client.backend }
+
+    /// How the session ended, or `nil` while it is alive.
+    public var end: End? { state.withLock { $0.end } }
+
+    /// Waits until the session ends and returns why.
+    /// - Throws: `CancellationError` if the waiting task is cancelled (the session is unaffected).
+    public func ended() async throws -> End {
+        let id = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let immediate: Result<End, any Error>? = state.withLock { state in
+                    if let end = state.end { return .success(end) }
+                    // A cancellation before this point found no waiter to resume; honour it here.
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiters[id] = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Ends the session and revokes its lease, deleting every key it holds in one revision.
+    ///
+    /// Holders learn of the end before the keys go. The revoke runs to completion even if the calling
+    /// task is cancelled.
+    /// - Throws: `alreadyClosed` if the session had already ended; `unavailable` if the revoke could
+    ///   not reach the store (the lease then runs out by its TTL).
+    public func close() async throws {
+        guard finish(.closed) else { throw BatonError(.alreadyClosed, "session \(lease) already ended") }
+        let backend = self.backend, lease = self.lease
+        do {
+            try await environment.uncancelled { try await backend.revokeLease(lease) }
+        } catch let error as BatonError where error.code == .leaseNotFound {
+            // Already gone on the server: nothing left to revoke.
+        } catch {
+            throw BatonError(.unavailable, "could not revoke lease \(lease); it expires after its TTL", cause: error)
+        }
+    }
+
+    /// Ends the session without revoking its lease: keep-alives stop and the lease (with every key on
+    /// it) expires after its TTL. Does nothing if the session already ended.
+    public func orphan() {
+        finish(.orphaned)
+    }
+
+    /// A mutex on `name` held through this session.
+    /// - Throws: `invalidArgument` for an empty name or one containing NUL.
+    public func mutex(_ name: String) throws -> DistributedMutex {
+        DistributedMutex(session: self, name: try RecipeName(name, keyPrefix: client.keyPrefix))
+    }
+
+    /// An election on `name` campaigned in through this session.
+    /// - Throws: `invalidArgument` for an empty name or one containing NUL.
+    public func election(_ name: String) throws -> Election {
+        Election(session: self, name: try RecipeName(name, keyPrefix: client.keyPrefix))
+    }
+
+    /// Throws unless the session is alive.
+    func checkAlive() throws {
+        switch end {
+        case nil: return
+        case .expired?: throw BatonError(.sessionExpired, "session \(lease) expired")
+        case let other?: throw BatonError(.alreadyClosed, "session \(lease) was \(other)")
+        }
+    }
+
+    /// Starts the keep-alive loop and the deadline watchdog.
+    func start() {
+        environment.events.emit(.sessionStarted(lease: lease, ttl: ttl.components.seconds))
+        let keepAlive = environment.spawn { [self] in try await keepAliveLoop() }
+        let watchdog = environment.spawn { [self] in try await watchdogLoop() }
+        let ended = state.withLock { state in
+            state.tasks = [keepAlive, watchdog]
+            return state.end != nil
+        }
+        if ended {
+            keepAlive.cancel()
+            watchdog.cancel()
+        }
+    }
+
+    /// Renews the lease every TTL/3 (sooner after a failure); a reply saying the lease is gone ends
+    /// the session.
+    private func keepAliveLoop() async throws {
+        let interval = ttl / 3
+        var wait = interval
+        while end == nil {
+            try await environment.sleep(for: wait)
+            let sent = environment.now()
+            do {
+                let granted = try await backend.keepAliveLease(lease)
+                state.withLock { $0.deadline = max($0.deadline, sent + .seconds(granted)) }
+                wait = interval
+            } catch let error as BatonError where error.code == .leaseNotFound {
+                finish(.expired)
+                return
+            } catch is CancellationError {
+                return
+            } catch {
+                wait = interval / 4  // transient: try again soon; the watchdog enforces the deadline
+            }
+        }
+    }
+
+    /// Ends the session when the client-side deadline passes without a renewal.
+    private func watchdogLoop() async throws {
+        while end == nil {
+            let deadline = state.withLock { $0.deadline }
+            try await environment.sleep(until: deadline)
+            if environment.now() >= state.withLock({ $0.deadline }) {
+                finish(.expired)
+                return
+            }
+        }
+    }
+
+    /// Records the end, wakes every waiter and stops the background tasks. - Returns: false if the
+    /// session had already ended.
+    @discardableResult
+    private func finish(_ end: End) -> Bool {
+        let taken = state.withLock { state -> ([CheckedContinuation<End, any Error>], [Task<Void, any Error>])? in
+            guard state.end == nil else { return nil }
+            state.end = end
+            defer {
+                state.waiters.removeAll()
+                state.tasks.removeAll()
+            }
+            return (state.waiters.sorted { $0.key < $1.key }.map(\.value), state.tasks)
+        }
+        guard let (waiters, tasks) = taken else { return false }
+        environment.events.emit(.sessionEnded(lease: lease, reason: end))
+        client.forget(self)
+        for waiter in waiters { waiter.resume(returning: end) }
+        for task in tasks { task.cancel() }
+        return true
     }
 }

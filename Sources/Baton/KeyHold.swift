@@ -1,0 +1,83 @@
+import BatonCore
+import Synchronization
+
+/// One held waiter key: what a lock grant and a leadership have in common.
+///
+/// The key's create revision is the fencing token; every release and guarded write compares it, so a
+/// holder whose key expired and was re-created by someone else can never delete or overwrite theirs.
+final class KeyHold: Sendable {
+    let session: Session
+    let name: RecipeName
+    let key: Key
+    let createRevision: Int64
+    private let released = Mutex(false)
+
+    init(session: Session, name: RecipeName, createRevision: Int64) {
+        self.session = session
+        self.name = name
+        self.key = name.key(for: session.lease)
+        self.createRevision = createRevision
+    }
+
+    /// The holder's own belief: not released and the session alive.
+    var isHeld: Bool { !released.withLock { $0 } && session.end == nil }
+
+    /// Returns the reason once the hold is lost: the session ended, or the key was deleted or
+    /// replaced. - Throws: `CancellationError` when the waiting task is cancelled.
+    func lost() async throws -> BatonError {
+        let session = self.session, key = self.key, revision = self.createRevision
+        return try await withThrowingTaskGroup(of: BatonError.self) { group in
+            group.addTask {
+                let end = try await session.ended()
+                let cause = BatonError(end == .expired ? .sessionExpired : .alreadyClosed, "session \(session.lease) \(end)")
+                return BatonError(.lockLost, "\(key) lost: session \(end)", cause: cause)
+            }
+            group.addTask {
+                try await session.waitForDeletion(of: key, createRevision: revision)
+                return BatonError(.lockLost, "\(key) lost: the key was deleted")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Runs `operations` only if the key still has this hold's create revision.
+    /// - Throws: `lockLost` when it does not; backend errors.
+    func txnIfHeld(_ operations: [TxnOp]) async throws -> TxnResponse {
+        let response = try await session.backend.txn(TxnRequest(
+            compare: [Compare(key, .createRevision(createRevision), .equal)], success: operations))
+        guard response.succeeded else { throw BatonError(.lockLost, "\(key) is no longer held (token \(createRevision))") }
+        return response
+    }
+
+    /// Deletes the key if it is still this generation and frees the session's local gate.
+    ///
+    /// Runs to completion even if the caller is cancelled.
+    /// - Parameter guarded: compare the create revision (false only for a planted bug).
+    /// - Throws: `lockReleased` if already released or no longer held; backend errors.
+    func release(guarded: Bool) async throws {
+        guard released.withLock({ (released: inout Bool) -> Bool in
+            defer { released = true }
+            return !released
+        }) else { throw BatonError(.lockReleased, "\(key) was already released") }
+        let session = self.session, key = self.key, revision = self.createRevision, gate = name.prefix
+        let succeeded: Bool
+        do {
+            succeeded = try await session.environment.uncancelled {
+                if !guarded {
+                    _ = try await session.backend.deleteRange(DeleteRangeRequest(.key(key)))
+                    return true
+                }
+                return try await session.backend.txn(TxnRequest(
+                    compare: [Compare(key, .createRevision(revision), .equal)],
+                    success: [.deleteRange(DeleteRangeRequest(.key(key)))])
+                ).succeeded
+            }
+        } catch {
+            await session.gates.release(gate)
+            throw error
+        }
+        await session.gates.release(gate)
+        guard succeeded else { throw BatonError(.lockReleased, "\(key) was not held any more (token \(revision))") }
+    }
+}

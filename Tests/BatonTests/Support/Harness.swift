@@ -1,0 +1,66 @@
+import Baton
+import BatonCore
+import Synchronization
+import Testing
+
+/// The backends the conformance suite runs against.
+enum BackendKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case local
+    var testDescription: String { rawValue }
+}
+
+/// Clients of one store, as separate processes would have; closes everything at the end.
+final class Harness: Sendable {
+    let clock = ManualClock()
+    let environment: BatonEnvironment
+    let store: any Backend
+
+    init(_ kind: BackendKind) async throws {
+        environment = BatonEnvironment(clock: clock, random: RandomSource(seed: 1))
+        switch kind {
+        case .local: store = LocalStore(environment: environment)
+        }
+    }
+
+    /// A new client of the shared store.
+    func client() -> BatonClient { BatonClient(backend: store, environment: environment) }
+
+    /// A session of a new client.
+    func session(ttl: Duration = .seconds(10)) async throws -> Session {
+        try await client().session(ttl: ttl)
+    }
+
+    /// Every key under a prefix, in create order.
+    func keys(_ prefix: String) async throws -> [String] {
+        try await store.range(RangeRequest(.prefix(Key(prefix)), sortOrder: .ascend, sortTarget: .create)).kvs.map(\.key.description)
+    }
+
+    /// Waits (on store events, not time) until `count` keys exist under `prefix`.
+    func waitForKeys(_ prefix: String, count: Int) async throws {
+        let events = try await store.watch(WatchRequest(.prefix(Key(prefix))))
+        if try await keys(prefix).count == count { return }
+        for try await _ in events where try await keys(prefix).count == count { return }
+    }
+
+    func close() async { await store.close() }
+}
+
+/// Records an order of events across tasks.
+actor Recorder<Element: Sendable> {
+    private(set) var items: [Element] = []
+    func append(_ item: Element) { items.append(item) }
+}
+
+/// Expects `body` to throw a BatonError with `code`.
+func expectBatonError<T>(
+    _ code: BatonError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T
+) async {
+    do {
+        _ = try await body()
+        Issue.record("expected BatonError(\(code)), got success", sourceLocation: sourceLocation)
+    } catch let error as BatonError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected BatonError(\(code)), got \(error)", sourceLocation: sourceLocation)
+    }
+}
