@@ -23,7 +23,8 @@ extension FaultPlan {
         var total: Int64 = 0
         for fault in faults {
             switch fault {
-            case .pause(_, _, let d), .partition(_, _, _, let d), .loss(_, _, let d), .delay(_, _, let d): total += d.milliseconds
+            case .pause(_, _, let d), .partition(_, _, _, let d), .loss(_, _, let d), .delay(_, _, let d), .stall(_, _, let d):
+                total += d.milliseconds
             case .crash(_, _, let restart): total += restart?.milliseconds ?? 0
             case .drift(_, let rate): total += abs(rate - 1_000_000) / 1000
             }
@@ -45,6 +46,8 @@ extension FaultPlan {
             return perMille >= 10 ? .loss(perMille: perMille / 2, at: at, duration: duration) : nil
         case .delay(let extra, let at, let duration):
             return half(duration).map { .delay(extra: extra, at: at, duration: $0) }
+        case .stall(let perMille, let at, let duration):
+            return half(duration).map { .stall(perMille: perMille, at: at, duration: $0) }
         case .drift(let node, let rate):
             let closer = 1_000_000 + (rate - 1_000_000) / 2
             return abs(rate - 1_000_000) >= 10_000 ? .drift(node: node, ratePPM: closer) : nil

@@ -5,7 +5,8 @@
 ///
 /// ```
 /// pause:c2@3200ms+7500ms; crash:c4@20000ms+5000ms; partition-out:c1@10000ms+4000ms;
-/// pause:server@9000ms+1500ms; loss:0.050@0ms+10000ms; delay:80ms@5000ms+3000ms; drift:c1=0.850000
+/// pause:server@9000ms+1500ms; loss:0.050@0ms+10000ms; delay:80ms@5000ms+3000ms;
+/// stall:0.100@2000ms+8000ms; drift:c1=0.850000
 /// ```
 ///
 /// `crash:c4@T` never restarts; `crash:c4@T+D` restarts after D. `partition` cuts both directions,
@@ -29,6 +30,9 @@ public struct FaultPlan: Sendable, Hashable, CustomStringConvertible, LosslessSt
         case loss(perMille: Int, at: Duration, duration: Duration)
         /// Adds `extra` one-way latency from `at` for `duration`.
         case delay(extra: Duration, at: Duration, duration: Duration)
+        /// Stalls each request or reply with `perMille`/1000 probability from `at` for `duration`, by
+        /// 0.5–4 s: a request applied after its caller timed out, overtaken by later ones.
+        case stall(perMille: Int, at: Duration, duration: Duration)
         /// Runs `node`'s clock at `ratePPM` millionths of real time for the whole run.
         case drift(node: String, ratePPM: Int64)
 
@@ -36,7 +40,7 @@ public struct FaultPlan: Sendable, Hashable, CustomStringConvertible, LosslessSt
         public var start: Duration {
             switch self {
             case .pause(_, let at, _), .crash(_, let at, _), .partition(_, _, let at, _), .loss(_, let at, _),
-                .delay(_, let at, _):
+                .delay(_, let at, _), .stall(_, let at, _):
                 at
             case .drift: .zero
             }
@@ -50,6 +54,7 @@ public struct FaultPlan: Sendable, Hashable, CustomStringConvertible, LosslessSt
                 "\(direction.rawValue):\(node)@\(ms(at))+\(ms(duration))"
             case .loss(let perMille, let at, let duration): "loss:\(decimal(Int64(perMille), places: 3))@\(ms(at))+\(ms(duration))"
             case .delay(let extra, let at, let duration): "delay:\(ms(extra))@\(ms(at))+\(ms(duration))"
+            case .stall(let perMille, let at, let duration): "stall:\(decimal(Int64(perMille), places: 3))@\(ms(at))+\(ms(duration))"
             case .drift(let node, let rate): "drift:\(node)=\(decimal(rate, places: 6))"
             }
         }
@@ -105,6 +110,9 @@ public struct FaultPlan: Sendable, Hashable, CustomStringConvertible, LosslessSt
         case "loss":
             guard let length, let perMille = parseDecimal(subject, places: 3) else { return nil }
             return .loss(perMille: Int(perMille), at: start, duration: length)
+        case "stall":
+            guard let length, let perMille = parseDecimal(subject, places: 3) else { return nil }
+            return .stall(perMille: Int(perMille), at: start, duration: length)
         case "delay":
             guard let length, let extra = parseDuration(subject) else { return nil }
             return .delay(extra: extra, at: start, duration: length)

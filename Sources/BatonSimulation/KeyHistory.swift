@@ -28,6 +28,7 @@ public struct KeyHistory: Sendable, Equatable {
     /// Live keys per parent, in create-revision order (new keys always have the highest revision).
     private var live: [Key: [GenerationID]] = [:]
     private var current: [Key: Int64] = [:]
+    private var deletedNow: [Generation] = []
     /// The last revision applied.
     public private(set) var revision: Int64 = 0
 
@@ -40,8 +41,11 @@ public struct KeyHistory: Sendable, Equatable {
         return Key(bytes: Array(key.bytes[...slash]))
     }
 
-    /// Applies one watch response (every event of one or more whole revisions, in order).
-    public mutating func apply(_ response: WatchResponse) {
+    /// Applies one watch response (every event of one or more whole revisions, in order) and returns
+    /// the generations it deleted.
+    @discardableResult
+    public mutating func apply(_ response: WatchResponse) -> [Generation] {
+        deletedNow.removeAll()
         var touched: [Key] = []
         var pendingRevision: Int64?
         for event in response.events {
@@ -56,6 +60,7 @@ public struct KeyHistory: Sendable, Equatable {
             apply(event, parent: parent)
         }
         if let pending = pendingRevision { settle(touched, at: pending) }
+        return deletedNow
     }
 
     private mutating func apply(_ event: WatchEvent, parent: Key) {
@@ -76,6 +81,7 @@ public struct KeyHistory: Sendable, Equatable {
 
     private mutating func remove(_ id: GenerationID, parent: Key, at deleted: Int64) {
         generations[id]?.deletedAt = deleted
+        if let generation = generations[id] { deletedNow.append(generation) }
         current[id.key] = nil
         live[parent]?.removeAll { $0 == id }
         if live[parent]?.isEmpty == true { live[parent] = nil }

@@ -20,10 +20,34 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
 
     private let scheduler: Scheduler
     private let trace: Trace
+    private struct Grant {
+        var kind: String
+        var name: String
+        var key: Key
+        var token: Int64
+        var holder: String
+        var lease: LeaseID?
+        /// The highest revision the server had answered with when the holder reported the grant.
+        var reportedAt: Int64
+        var releasing = false
+    }
+    private struct GenerationID: Hashable {
+        var key: Key
+        var token: Int64
+    }
+
     private var inside: [String: [String]] = [:]
     private var tokenHolders: [String: [Int64: String]] = [:]
-    private var pendingGrants: [(kind: String, name: String, key: Key, token: Int64, holder: String)] = []
+    private var granted: [GenerationID: Grant] = [:]
+    private var grantOrder: [GenerationID] = []
+    private var observedLeaders: [Grant] = []
     private var observerTerms: [String: Int64] = [:]
+    /// Generations deleted by an explicit request while their lease was alive, not yet reported granted.
+    private var deletedUnderLiveLease: Set<GenerationID> = []
+    /// Whether a lease is alive now (`nil`: never seen granted).
+    var leaseAlive: (LeaseID) -> Bool? = { _ in nil }
+    /// The highest revision the server has answered with.
+    var serverRevision: () -> Int64 = { 0 }
 
     init(scheduler: Scheduler, trace: Trace) {
         self.scheduler = scheduler
@@ -47,7 +71,13 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
     public func lockAcquired(_ name: String, key: Key, token: Int64, lease: LeaseID, holder: String) {
         grants += 1
         trace.note("\(holder) acquired \(name) token \(token)")
-        grant("lock", name, key: key, token: token, holder: holder)
+        grant("lock", name, key: key, token: token, holder: holder, lease: lease)
+    }
+
+    /// `holder` is about to unlock (or resign) the grant with `token`: deleting its key from now on is
+    /// the holder's own doing.
+    public func releasing(_ key: Key, token: Int64) {
+        granted[GenerationID(key: key, token: token)]?.releasing = true
     }
 
     /// `holder` believes it is inside `lock`'s critical section.
@@ -68,10 +98,10 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
 
     /// A `campaign()` returned leadership. Each term may be won once per election, and the term's key
     /// generation must have been the owner at the server (checked when the run ends).
-    public func leaderElected(_ election: String, key: Key, term: Int64, holder: String) {
+    public func leaderElected(_ election: String, key: Key, term: Int64, lease: LeaseID, holder: String) {
         leaderships += 1
         trace.note("\(holder) leads \(election) term \(term)")
-        grant("election", election, key: key, token: term, holder: holder)
+        grant("election", election, key: key, token: term, holder: holder, lease: lease)
     }
 
     /// An observer saw a leader (or no leader). Terms must never go backwards for one observer, and
@@ -83,31 +113,57 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
             fail("election-order", "\(observer) saw \(election) term \(term) after term \(last)")
         }
         observerTerms[observer] = max(term, observerTerms[observer] ?? 0)
-        pendingGrants.append(("observed leader", election, leader.key, term, observer))
+        observedLeaders.append(Grant(kind: "observed leader", name: election, key: leader.key, token: term, holder: observer, reportedAt: .max))
     }
 
-    private func grant(_ kind: String, _ name: String, key: Key, token: Int64, holder: String) {
+    private func grant(_ kind: String, _ name: String, key: Key, token: Int64, holder: String, lease: LeaseID) {
         if let previous = tokenHolders[name]?[token] {
             fail(kind == "lock" ? "lock-token" : "election-term", "\(name) \(kind == "lock" ? "token" : "term") \(token) granted to \(holder) and earlier to \(previous)")
         }
         tokenHolders[name, default: [:]][token] = holder
-        pendingGrants.append((kind, name, key, token, holder))
+        let id = GenerationID(key: key, token: token)
+        granted[id] = Grant(kind: kind, name: name, key: key, token: token, holder: holder, lease: lease, reportedAt: serverRevision())
+        grantOrder.append(id)
+        if deletedUnderLiveLease.contains(id) { stolen(granted[id]!) }
+    }
+
+    /// Feeds the history one watch response and checks what it deleted: a granted key deleted by an
+    /// explicit request while its lease lives, before its holder began releasing, was stolen.
+    func historyApplied(_ response: WatchResponse) {
+        for generation in history.apply(response) {
+            guard let lease = generation.lease, leaseAlive(lease) == true else { continue }
+            let id = GenerationID(key: generation.key, token: generation.createRevision)
+            if let grant = granted[id] {
+                if !grant.releasing { stolen(grant) }
+            } else {
+                deletedUnderLiveLease.insert(id)
+            }
+        }
+    }
+
+    private func stolen(_ grant: Grant) {
+        fail("\(grant.kind == "lock" ? "lock" : "election")-stolen", "\(grant.holder)'s \(grant.kind) \(grant.name) (key \(grant.key)@\(grant.token)) was deleted while its lease \(grant.lease.map(\.description) ?? "-") was alive and before it released")
     }
 
     // MARK: End of run
 
     /// Checks every grant, leadership and observed leader against the complete server history.
     func checkGrantsAgainstHistory() {
-        for grant in pendingGrants {
+        for grant in grantOrder.compactMap({ granted[$0] }) + observedLeaders {
             guard let generation = history.generation(grant.key, createRevision: grant.token) else {
                 fail("\(grant.kind == "lock" ? "lock" : "election")-owner", "\(grant.holder): \(grant.kind) \(grant.name) with key \(grant.key)@\(grant.token) never existed at the server")
                 continue
             }
-            if generation.ownerAt == nil {
-                let fate = generation.deletedAt.map { "deleted at revision \($0) without ever owning" } ?? "never owned"
-                fail("\(grant.kind == "lock" ? "lock" : "election")-owner", "\(grant.holder): \(grant.kind) \(grant.name) granted on key \(grant.key)@\(grant.token), which the server \(fate) \(KeyHistory.parent(of: grant.key))")
+            guard let ownerAt = generation.ownerAt, ownerAt <= grant.reportedAt else {
+                let fate =
+                    generation.ownerAt.map { "only came to own \(KeyHistory.parent(of: grant.key)) at revision \($0), after the grant (server at revision \(grant.reportedAt))" }
+                    ?? generation.deletedAt.map { "deleted at revision \($0) without ever owning \(KeyHistory.parent(of: grant.key))" }
+                    ?? "never owned \(KeyHistory.parent(of: grant.key))"
+                fail("\(grant.kind == "lock" ? "lock" : "election")-owner", "\(grant.holder): \(grant.kind) \(grant.name) on key \(grant.key)@\(grant.token), which the server \(fate)")
+                continue
             }
         }
-        pendingGrants.removeAll()
+        grantOrder.removeAll()
+        observedLeaders.removeAll()
     }
 }

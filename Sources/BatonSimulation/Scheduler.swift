@@ -62,8 +62,18 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
     /// A running hash of which node ran each job and when each timer fired: equal for equal runs.
     public private(set) var scheduleHash: UInt64 = 0xcbf2_9ce4_8422_2325
 
+    /// The probability that a pick takes the most recently readied job instead of a uniformly drawn
+    /// one: 0 explores interleavings uniformly; near 1 runs depth-first, resuming whatever was just
+    /// woken (which wins different races).
+    public let newestBias: Double
+    private let newestThreshold: UInt64
+
     /// Creates a scheduler whose choices are drawn from `seed` (the simulation's scheduling stream).
-    public init(seed: UInt64) { random = SplitMix64(seed: seed) }
+    public init(seed: UInt64, newestBias: Double = 0) {
+        random = SplitMix64(seed: seed)
+        self.newestBias = newestBias
+        newestThreshold = UInt64(max(0, min(1, newestBias)) * Double(UInt64.max >> 11)) << 11
+    }
 
     // MARK: Time
 
@@ -231,7 +241,10 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
             if inboxCount.load(ordering: .acquiring) > 0 { drainInbox() }
             if until() { return .finished }
             if !ready.isEmpty {
-                let index = ready.count == 1 ? 0 : random.next(below: ready.count)
+                let index =
+                    ready.count == 1 ? 0
+                    : newestThreshold > 0 && random.next() < newestThreshold ? ready.count - 1
+                    : random.next(below: ready.count)
                 let entry = ready[index]
                 ready[index] = ready[ready.count - 1]
                 ready.removeLast()

@@ -42,22 +42,32 @@ public final class SimulatedBackend: Backend, Sendable {
     public func range(_ request: RangeRequest) async throws -> RangeResponse {
         try await call("range \(request.range)") { store, server in
             let response = try store.range(request)
+            server.answered(at: response.revision)
             server.checkVisible(response.kvs)
             return response
         }
     }
 
     public func put(_ request: PutRequest) async throws -> PutResponse {
-        try await call("put \(request.key)") { store, _ in try store.put(request) }
+        try await call("put \(request.key)") { store, server in
+            let response = try store.put(request)
+            server.answered(at: response.revision)
+            return response
+        }
     }
 
     public func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse {
-        try await call("delete \(request.range)") { store, _ in try store.deleteRange(request) }
+        try await call("delete \(request.range)") { store, server in
+            let response = try store.deleteRange(request)
+            server.answered(at: response.revision)
+            return response
+        }
     }
 
     public func txn(_ request: TxnRequest) async throws -> TxnResponse {
         try await call("txn") { store, server in
             let response = try store.txn(request)
+            server.answered(at: response.revision)
             server.checkVisible(response)
             return response
         }

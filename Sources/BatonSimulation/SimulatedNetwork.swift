@@ -24,8 +24,11 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
     var extraLatency: Duration = .zero
     /// Extra loss probability from an active loss fault.
     var extraLoss: Double = 0
+    /// Probability that a request or reply stalls for 0.5–4 s (an active stall fault).
+    var stall: Double = 0
     private var random: SplitMix64
-    private var links: [String: Link] = [:]
+    private var links: [Link] = []
+    private var linkNames: [String] = []
     private var channels: [Int: WatchChannel] = [:]
     private var nextID = 0
     /// Requests sent, messages dropped (lost or partitioned).
@@ -45,9 +48,26 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
         return base + extraLatency.nanoseconds
     }
 
+    /// Latency of a request or reply: the usual draw, sometimes stalled.
+    private func rpcLatency() -> Int64 {
+        var value = latency()
+        if stall > 0, Double(random.next() >> 11) / Double(1 << 53) < stall {
+            value += 500_000_000 + Int64(random.next() % 3_500_000_000)
+        }
+        return value
+    }
+
     private func lost() -> Bool {
         let p = conditions.loss + extraLoss
         return p > 0 && Double(random.next() >> 11) / Double(1 << 53) < p
+    }
+
+    /// The link index of client `name` (created on first use).
+    func link(for name: String) -> Int {
+        if let index = linkNames.firstIndex(of: name) { return index }
+        linkNames.append(name)
+        links.append(Link())
+        return links.count - 1
     }
 
     private func issueID() -> Int {
@@ -66,8 +86,7 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
         let id = issueID()
         sent += 1
         trace.event(1, Int64(id), Int64(client.node), "\(client.name) -> server #\(id) \(kind())")
-        var link = links[client.name] ?? Link()
-        if link.connectionDown {
+        if links[client.link].connectionDown {
             scheduler.after(conditions.dialTimeout, node: client.node) {
                 pending.resolve(.failure(BatonError(.unavailable, "connection to the server is down")))
             }
@@ -75,15 +94,14 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
         }
         let timeoutAt = client.clock.global(client.clock.local(scheduler.nowNanoseconds) &+ conditions.requestTimeout.nanoseconds)
         scheduler.schedule(at: timeoutAt, node: client.node, pending)
-        if link.inFlight.count > 64 { link.inFlight.removeAll { !$0.isPending } }
-        link.inFlight.append(pending)
-        links[client.name] = link
-        if link.toServerBlocked || lost() {
+        if links[client.link].inFlight.count > 64 { links[client.link].inFlight.removeAll { !$0.isPending } }
+        links[client.link].inFlight.append(pending)
+        if links[client.link].toServerBlocked || lost() {
             drop(id, "request")
             return
         }
-        scheduler.after(.nanoseconds(latency()), node: server.node) { [self] in
-            guard links[client.name]?.toServerBlocked != true else { return drop(id, "request") }
+        scheduler.after(.nanoseconds(rpcLatency()), node: server.node) { [self] in
+            guard !links[client.link].toServerBlocked else { return drop(id, "request") }
             server.deliver { store in
                 let result = Result { try handler(store, self.server) }
                 self.reply(to: client, id, pending, result)
@@ -92,9 +110,9 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
     }
 
     private func reply<R: Sendable>(to client: ClientEndpoint, _ id: Int, _ pending: PendingReply<R>, _ result: Result<R, any Error>) {
-        if links[client.name]?.fromServerBlocked == true || lost() { return drop(id, "reply") }
-        scheduler.after(.nanoseconds(latency()), node: client.node) { [self] in
-            guard links[client.name]?.fromServerBlocked != true else { return drop(id, "reply") }
+        if links[client.link].fromServerBlocked || lost() { return drop(id, "reply") }
+        scheduler.after(.nanoseconds(rpcLatency()), node: client.node) { [self] in
+            guard !links[client.link].fromServerBlocked else { return drop(id, "reply") }
             guard scheduler.state(of: client.node) != .crashed else { return }
             trace.event(2, Int64(id), Int64(client.node), "server -> \(client.name) #\(id) reply")
             pending.resolve(result)
@@ -130,12 +148,12 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
 
     private func forward(_ channel: WatchChannel, _ message: Result<WatchResponse, any Error>) {
         guard channel.state == .open else { return }
-        if links[channel.client.name]?.fromServerBlocked == true { return breakChannel(channel) }
+        if links[channel.client.link].fromServerBlocked { return breakChannel(channel) }
         let at = max(channel.lastDelivery, scheduler.nowNanoseconds &+ latency())
         channel.lastDelivery = at
         scheduler.schedule(at: at, node: channel.client.node, ActionTimer { [self] in
             guard channel.state == .open, scheduler.state(of: channel.client.node) != .crashed else { return }
-            if links[channel.client.name]?.fromServerBlocked == true { return breakChannel(channel) }
+            if links[channel.client.link].fromServerBlocked { return breakChannel(channel) }
             switch message {
             case .success(let response):
                 trace.event(4, Int64(channel.id), response.revision, "server -> \(channel.client.name) watch w\(channel.id) rev \(response.revision)")
@@ -182,19 +200,19 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
     /// Blocks messages between `client` and the server in the given directions (adding to what is
     /// already blocked). After ``NetworkConditions/failureDetection`` the connection goes down.
     func block(_ client: String, toServer: Bool, fromServer: Bool) {
-        var link = links[client] ?? Link()
+        let index = link(for: client)
+        var link = links[index]
         let wasBlocked = link.toServerBlocked || link.fromServerBlocked
         link.toServerBlocked = link.toServerBlocked || toServer
         link.fromServerBlocked = link.fromServerBlocked || fromServer
-        links[client] = link
+        links[index] = link
         guard !wasBlocked else { return }
         let epoch = link.epoch
         scheduler.after(conditions.failureDetection, node: -1) { [self] in
-            guard var link = links[client], link.epoch == epoch else { return }
-            link.connectionDown = true
-            let pending = link.inFlight
-            link.inFlight.removeAll()
-            links[client] = link
+            guard links[index].epoch == epoch else { return }
+            links[index].connectionDown = true
+            let pending = links[index].inFlight
+            links[index].inFlight.removeAll()
             trace.note("connection \(client) <-> server down")
             for call in pending { call.failUnavailable() }
             for id in channels.keys.sorted() where channels[id]!.client.name == client { breakChannel(channels[id]!) }
@@ -203,17 +221,17 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
 
     /// Unblocks every direction between `client` and the server; the connection comes back up.
     func heal(_ client: String) {
-        guard var link = links[client], link.toServerBlocked || link.fromServerBlocked || link.connectionDown else { return }
-        link.toServerBlocked = false
-        link.fromServerBlocked = false
-        link.connectionDown = false
-        link.epoch += 1
-        links[client] = link
+        let index = link(for: client)
+        guard links[index].toServerBlocked || links[index].fromServerBlocked || links[index].connectionDown else { return }
+        links[index].toServerBlocked = false
+        links[index].fromServerBlocked = false
+        links[index].connectionDown = false
+        links[index].epoch += 1
     }
 
     /// Clients with a blocked direction, sorted.
     var partitioned: [String] {
-        links.keys.sorted().filter { links[$0]!.toServerBlocked || links[$0]!.fromServerBlocked }
+        links.indices.filter { links[$0].toServerBlocked || links[$0].fromServerBlocked }.map { linkNames[$0] }.sorted()
     }
 
     /// A crashed client's connection: after failure detection the server drops its watches.

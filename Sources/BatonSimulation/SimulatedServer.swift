@@ -22,6 +22,8 @@ final class SimulatedServer: @unchecked Sendable {  // driver-confined: touched 
     private var dispatcher: Task<Void, Never>?
     /// The oracles' model of leases, fed by the handlers.
     var ledger = LeaseLedger()
+    /// The highest revision any response carried (what clients can have seen so far).
+    private(set) var highestRevision: Int64 = 0
     /// Called with every visible key of an expired lease.
     var onExpiredVisible: (KeyValue) -> Void = { _ in }
 
@@ -77,6 +79,9 @@ final class SimulatedServer: @unchecked Sendable {  // driver-confined: touched 
             await withUnsafeContinuation { waiter = $0 }
         }
     }
+
+    /// Notes a revision a response carries.
+    func answered(at revision: Int64) { highestRevision = max(highestRevision, revision) }
 
     /// Checks keys a response makes visible: none may belong to an expired or revoked lease.
     func checkVisible(_ kvs: [KeyValue]) {

@@ -8,6 +8,9 @@ public struct SimulationOptions: Sendable {
     public var faultPlan = FaultPlan()
     /// Recipe bugs planted in every node's environment (to prove the oracles catch them).
     public var mutations: RecipeMutations = []
+    /// How strongly the scheduler prefers the most recently readied job (see ``Scheduler/newestBias``);
+    /// `nil` lets each seed draw it: uniform for half the seeds, 0.5 or 0.9 for a quarter each.
+    public var newestBias: Double?
     /// Whether to keep the trace's lines (the hash is always computed).
     public var recordTrace = false
     /// The run fails with `liveness` if the body has not returned by this simulated time.

@@ -86,6 +86,9 @@ extension SimulationWorld {
             case .delay(let extra, let at, let duration):
                 at_(at) { self.activeDelay.append(extra); self.updateNetworkFaults() }
                 at_(at + duration) { self.activeDelay.removeFirst(); self.updateNetworkFaults() }
+            case .stall(let perMille, let at, let duration):
+                at_(at) { self.activeStall.append(perMille); self.updateNetworkFaults() }
+                at_(at + duration) { self.activeStall.removeFirst(); self.updateNetworkFaults() }
             case .drift:
                 break
             }
@@ -101,7 +104,8 @@ extension SimulationWorld {
     private func updateNetworkFaults() {
         network.extraLoss = Double(activeLoss.reduce(0, +)) / 1000
         network.extraLatency = activeDelay.max() ?? .zero
-        trace.note("fault: network loss \(network.extraLoss) extra latency \(network.extraLatency)")
+        network.stall = Double(activeStall.reduce(0, +)) / 1000
+        trace.note("fault: network loss \(network.extraLoss) stall \(network.stall) extra latency \(network.extraLatency)")
     }
 
     /// Ends the fault phase: cancels the plan's pending faults, resumes every paused node, heals every
@@ -121,6 +125,8 @@ extension SimulationWorld {
         }
         activeLoss.removeAll()
         activeDelay.removeAll()
+        activeStall.removeAll()
+        network.stall = 0
         network.extraLoss = 0
         network.extraLatency = .zero
         trace.note("fault: heal all")

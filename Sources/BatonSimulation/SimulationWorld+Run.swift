@@ -33,7 +33,7 @@ extension SimulationWorld {
         historyTask = Task(executorPreference: server.taskExecutor) {
             do {
                 let stream = try await store.watch(WatchRequest(.prefix(Key(bytes: []))))
-                for try await response in stream { oracles.history.apply(response) }
+                for try await response in stream { oracles.historyApplied(response) }
             } catch {}
         }
         apply(options.faultPlan)
@@ -60,16 +60,16 @@ extension SimulationWorld {
         for channel in network.openChannels {
             oracles.fail("leftover", "watch w\(channel.id) of \(channel.client) is still open after the body returned")
         }
-        server.close()
-        historyTask?.cancel()
-        _ = scheduler.drive(until: { false }, timeLimit: now + .seconds(1))
+        _ = scheduler.drive(
+            setup: {
+                server.close()
+                historyTask?.cancel()
+            }, until: { false }, timeLimit: now + .seconds(1))
         oracles.checkGrantsAgainstHistory()
     }
 
     /// Drops references so the world can be freed (frozen tasks stay suspended forever).
     private func tearDown() {
-        server.close()
-        historyTask?.cancel()
         historyTask = nil
         scheduler.shutdown()
         for name in recordOrder { records[name]?.current = nil }

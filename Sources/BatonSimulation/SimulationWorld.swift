@@ -50,7 +50,7 @@ public final class SimulationWorld: @unchecked Sendable {  // driver-confined: t
     var resources: [String: FencedResource] = [:]
     var faultTimers: [ActionTimer] = []
     var serverPauses = 0
-    var activeLoss: [Int] = [], activeDelay: [Duration] = []
+    var activeLoss: [Int] = [], activeDelay: [Duration] = [], activeStall: [Int] = []
     var rootDone = false
     var historyTask: Task<Void, Never>?
     private var programWaiter: (continuation: UnsafeContinuation<[String], Never>, timer: ActionTimer?)?
@@ -61,7 +61,8 @@ public final class SimulationWorld: @unchecked Sendable {  // driver-confined: t
         let root = RandomSource(seed: seed)
         random = root.split("workload")
         nodeRandom = root.split("nodes")
-        scheduler = Scheduler(seed: root.split("scheduling").seed)
+        let policy = root.split("scheduling-policy").int(in: 0...3)
+        scheduler = Scheduler(seed: root.split("scheduling").seed, newestBias: options.newestBias ?? [0, 0, 0.5, 0.9][policy])
         trace = Trace(scheduler: scheduler, recording: options.recordTrace)
         oracles = Oracles(scheduler: scheduler, trace: trace)
         let serverNode = scheduler.addNode(name: "server")
@@ -75,7 +76,9 @@ public final class SimulationWorld: @unchecked Sendable {  // driver-confined: t
         control = scheduler.addNode(name: "control")
         controlExecutor = scheduler.makeExecutor(node: control, serial: false)
         clock = SimulatedClock(scheduler: scheduler, node: control)
-        let oracles = self.oracles
+        let oracles = self.oracles, server = self.server
+        oracles.leaseAlive = { server.ledger.isAlive($0, now: server.now) }
+        oracles.serverRevision = { server.highestRevision }
         server.onExpiredVisible = { kv in
             oracles.fail("expired-lease-visible", "key \(kv.key)@\(kv.createRevision) of expired lease \(kv.lease.map(\.description) ?? "-") was visible in a response")
         }
@@ -128,7 +131,7 @@ public final class SimulationWorld: @unchecked Sendable {  // driver-confined: t
         let environment = BatonEnvironment(
             clock: clock, taskExecutor: taskExecutor, random: nodeRandom.split(label),
             events: EventSink { trace.note("\(label): \($0)") }, mutations: options.mutations)
-        let backend = SimulatedBackend(network: network, endpoint: ClientEndpoint(name: record.name, node: index, clock: clock))
+        let backend = SimulatedBackend(network: network, endpoint: ClientEndpoint(name: record.name, link: network.link(for: record.name), node: index, clock: clock))
         let node = SimulatedNode(
             name: record.name, incarnation: record.incarnations, index: index, environment: environment, clock: clock,
             backend: backend, taskExecutor: taskExecutor, world: self)

@@ -29,6 +29,8 @@ final class WatchChannel: @unchecked Sendable {  // driver-confined: touched onl
 /// scheduler node (one incarnation).
 struct ClientEndpoint: Sendable {
     let name: String
+    /// The network's index for `name` (its link).
+    let link: Int
     let node: Int32
     let clock: SimulatedClock
 }
