@@ -8,7 +8,9 @@ public struct LeaseID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Lowercase hex, no `0x`, no padding: the suffix of etcd's mutex and election keys.
     public var hex: String { String(UInt64(bitPattern: rawValue), radix: 16) }
 
+    /// Orders leases by ID.
     public static func < (lhs: LeaseID, rhs: LeaseID) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// The ID in hex.
     public var description: String { hex }
 }
 

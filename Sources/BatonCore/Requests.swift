@@ -45,7 +45,7 @@ public struct RangeRequest: Hashable, Sendable {
 
 /// The result of a range.
 public struct RangeResponse: Hashable, Sendable {
-    /// The store revision the read was served at (the header revision).
+    /// The store's current revision (the header revision), also for a read at a past revision, as etcd.
     public var revision: Int64
     /// The matching keys, after sorting, filtering and limit.
     public var kvs: [KeyValue]
@@ -54,6 +54,7 @@ public struct RangeResponse: Hashable, Sendable {
     /// How many keys are in the range (before `limit` and the create-revision filters, as etcd).
     public var count: Int
 
+    /// Creates a range result.
     public init(revision: Int64, kvs: [KeyValue], more: Bool, count: Int) {
         self.revision = revision
         self.kvs = kvs
@@ -64,13 +65,16 @@ public struct RangeResponse: Hashable, Sendable {
 
 /// A write of one key.
 public struct PutRequest: Hashable, Sendable {
+    /// The key to write.
     public var key: Key
+    /// The new value.
     public var value: [UInt8]
-    /// Attach the key to this lease (which must exist); `nil` detaches it.
+    /// Attach the key to this lease (which must exist); `nil` (or lease 0, as etcd) detaches it.
     public var lease: LeaseID?
     /// Return the key's previous value.
     public var prevKV: Bool
 
+    /// Creates a put.
     public init(key: Key, value: [UInt8] = [], lease: LeaseID? = nil, prevKV: Bool = false) {
         self.key = key
         self.value = value
@@ -86,6 +90,7 @@ public struct PutResponse: Hashable, Sendable {
     /// The previous value, when asked for and present.
     public var prevKV: KeyValue?
 
+    /// Creates a put result.
     public init(revision: Int64, prevKV: KeyValue? = nil) {
         self.revision = revision
         self.prevKV = prevKV
@@ -94,10 +99,12 @@ public struct PutResponse: Hashable, Sendable {
 
 /// A delete of one key or a range of keys.
 public struct DeleteRangeRequest: Hashable, Sendable {
+    /// The keys to delete.
     public var range: KeyRange
     /// Return the deleted keys' values.
     public var prevKV: Bool
 
+    /// Creates a delete.
     public init(_ range: KeyRange, prevKV: Bool = false) {
         self.range = range
         self.prevKV = prevKV
@@ -110,9 +117,10 @@ public struct DeleteRangeResponse: Hashable, Sendable {
     public var revision: Int64
     /// How many keys were deleted.
     public var deleted: Int
-    /// The deleted keys, when asked for.
+    /// The deleted keys in key order, when asked for.
     public var prevKVs: [KeyValue]
 
+    /// Creates a delete result.
     public init(revision: Int64, deleted: Int, prevKVs: [KeyValue] = []) {
         self.revision = revision
         self.deleted = deleted

@@ -1,6 +1,8 @@
 /// One condition of a transaction, as etcd's `Compare` on a single key.
 ///
-/// A missing key compares as create revision 0, mod revision 0, version 0, empty value, no lease.
+/// A missing key compares as create revision 0, mod revision 0, version 0 and no lease. A value
+/// compare on a missing key never holds, whatever the operator, as in etcd (its API cannot tell a
+/// missing value from an empty one). Values compare byte by byte; leases by ID (no lease is 0).
 public struct Compare: Hashable, Sendable {
     /// The comparison operator.
     public enum Operator: Hashable, Sendable { case equal, notEqual, less, greater }
@@ -14,10 +16,14 @@ public struct Compare: Hashable, Sendable {
         case lease(LeaseID?)
     }
 
+    /// The key compared.
     public var key: Key
+    /// The field and the value it is compared with.
     public var target: Target
+    /// How the key's field compares with the target value: `less` means field < value.
     public var op: Operator
 
+    /// Creates a compare of `key`'s field with `target` by `op`.
     public init(_ key: Key, _ target: Target, _ op: Operator) {
         self.key = key
         self.target = target
@@ -27,17 +33,25 @@ public struct Compare: Hashable, Sendable {
 
 /// One operation in a transaction branch.
 public indirect enum TxnOp: Hashable, Sendable {
+    /// A read; it sees the branch's earlier writes.
     case range(RangeRequest)
+    /// A write of one key.
     case put(PutRequest)
+    /// A delete of keys.
     case deleteRange(DeleteRangeRequest)
+    /// A nested transaction.
     case txn(TxnRequest)
 }
 
 /// The result of one transaction operation.
 public indirect enum TxnOpResponse: Hashable, Sendable {
+    /// The result of a read.
     case range(RangeResponse)
+    /// The result of a put.
     case put(PutResponse)
+    /// The result of a delete.
     case deleteRange(DeleteRangeResponse)
+    /// The result of a nested transaction.
     case txn(TxnResponse)
 
     /// The range result, if this is one.
@@ -59,6 +73,7 @@ public struct TxnRequest: Hashable, Sendable {
     /// Operations run otherwise.
     public var failure: [TxnOp]
 
+    /// Creates a transaction.
     public init(compare: [Compare] = [], success: [TxnOp] = [], failure: [TxnOp] = []) {
         self.compare = compare
         self.success = success
@@ -75,6 +90,7 @@ public struct TxnResponse: Hashable, Sendable {
     /// One response per operation of the branch that ran.
     public var responses: [TxnOpResponse]
 
+    /// Creates a transaction result.
     public init(revision: Int64, succeeded: Bool, responses: [TxnOpResponse]) {
         self.revision = revision
         self.succeeded = succeeded

@@ -1,0 +1,98 @@
+/// The watch registry: which watches want which keys, and the deliveries owed to them.
+///
+/// Watches on one key are indexed by that key, so a write looks up only the watches of the keys it
+/// changed plus the watches on prefixes and intervals (expected to be few), whose ranges it tests.
+/// Deliveries are deterministic: one ``WatchDelivery`` per revision and watch, holding every event of
+/// that revision the watch matches in the order the write made them; deliveries are queued by
+/// revision, then watch ID. Nothing depends on `Dictionary` or `Set` iteration order.
+struct WatchRegistry: Equatable, Sendable {
+    /// One registered watch.
+    struct Watcher: Equatable, Sendable {
+        /// The keys watched.
+        var range: KeyRange
+        /// Whether events carry the previous key-value.
+        var prevKV: Bool
+        /// The lowest revision whose events the watch is owed from live writes.
+        var startRevision: Int64
+    }
+
+    private var watchers: [WatchID: Watcher] = [:]
+    /// Watches on exactly one key, by that key.
+    private var keyWatchers: [Key: Set<WatchID>] = [:]
+    /// Watches on a prefix or an interval.
+    private var rangeWatchers: Set<WatchID> = []
+    private var nextID: Int64 = 1
+    /// Deliveries queued by writes and not yet taken, by revision then watch ID.
+    private(set) var pending: [WatchDelivery] = []
+
+    init() {}
+
+    /// How many watches are registered.
+    var count: Int { watchers.count }
+
+    /// Registers a watch owed the events of live writes at or above `startRevision`; IDs are sequential
+    /// from 1 and never reused.
+    mutating func register(_ request: WatchRequest, startRevision: Int64) -> WatchID {
+        let id = WatchID(nextID)
+        nextID += 1
+        watchers[id] = Watcher(range: request.range, prevKV: request.prevKV, startRevision: startRevision)
+        if case .key(let key) = request.range {
+            keyWatchers[key, default: []].insert(id)
+        } else {
+            rangeWatchers.insert(id)
+        }
+        return id
+    }
+
+    /// Removes a watch and the deliveries still queued for it; an unknown ID is ignored.
+    mutating func cancel(_ id: WatchID) {
+        guard let watcher = watchers.removeValue(forKey: id) else { return }
+        if case .key(let key) = watcher.range {
+            keyWatchers[key]?.remove(id)
+            if keyWatchers[key]?.isEmpty == true { keyWatchers[key] = nil }
+        } else {
+            rangeWatchers.remove(id)
+        }
+        pending.removeAll { $0.watch == id }
+    }
+
+    /// The responses a watch on `request.range` is owed from past change sets: one per revision that
+    /// changed a key in the range, carrying that revision.
+    static func catchUp(_ request: WatchRequest, from changeSets: some Sequence<ChangeSet>) -> [WatchResponse] {
+        var responses: [WatchResponse] = []
+        for changeSet in changeSets {
+            let events = changeSet.changes.lazy
+                .filter { request.range.contains($0.key) }
+                .map { $0.event(at: changeSet.revision, prevKV: request.prevKV) }
+            if !events.isEmpty {
+                responses.append(WatchResponse(revision: changeSet.revision, events: Array(events)))
+            }
+        }
+        return responses
+    }
+
+    /// Queues the deliveries a committed change set owes.
+    mutating func notify(_ changeSet: ChangeSet) {
+        var events: [WatchID: [WatchEvent]] = [:]
+        for change in changeSet.changes {
+            var interested = keyWatchers[change.key] ?? []
+            for id in rangeWatchers where watchers[id]?.range.contains(change.key) == true {
+                interested.insert(id)
+            }
+            for id in interested {
+                guard let watcher = watchers[id], watcher.startRevision <= changeSet.revision else { continue }
+                events[id, default: []].append(change.event(at: changeSet.revision, prevKV: watcher.prevKV))
+            }
+        }
+        for (id, events) in events.sorted(by: { $0.key < $1.key }) {
+            let response = WatchResponse(revision: changeSet.revision, events: events)
+            pending.append(WatchDelivery(watch: id, response: response))
+        }
+    }
+
+    /// Returns and clears the queued deliveries.
+    mutating func takeDeliveries() -> [WatchDelivery] {
+        defer { pending = [] }
+        return pending
+    }
+}
