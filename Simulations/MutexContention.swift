@@ -2,14 +2,16 @@ import Baton
 import BatonSimulation
 
 extension Scenario {
-    /// Clients (some with two workers sharing one session) contend for one lock and write a fenced
+    /// Clients (most with two workers sharing one session) contend for one lock and write a fenced
     /// resource under it, through pauses, crashes, partitions, loss, delays, stalls and clock drift.
+    /// Stalls are frequent: an unlock applied after its caller timed out, overtaken by the same
+    /// session's next lock, is what a guarded unlock must survive.
     public static let mutexContention = Scenario(
         name: "mutex", summary: "lock contention with fenced writes; workers share sessions"
     ) { seed in
         let shape = RandomSource(seed: seed).split("shape")
         let clients = (1...shape.int(in: 3...5)).map { index in
-            (name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)), workers: shape.int(in: 1...2),
+            (name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)), workers: shape.chance(0.7) ? 2 : 1,
              scoped: shape.chance(0.5), patience: Duration?.none)
         }
         let horizon = Duration.seconds(30)
@@ -19,7 +21,9 @@ extension Scenario {
         options.network = NetworkConditions(requestTimeout: .milliseconds(shape.int(in: 300...2000)))
         return Setup(
             options: options,
-            faults: FaultPlan.SwarmShape(clients: clients.map(\.name), horizon: horizon, ttl: maxTTL)
+            faults: FaultPlan.SwarmShape(
+                clients: clients.map(\.name), horizon: horizon, ttl: maxTTL,
+                weights: [.pause: 2, .crash: 1, .partition: 1, .loss: 1, .delay: 1, .stall: 3, .serverPause: 1])
         ) { world in
             let phase = Phase()
             let resource = world.resource("mutex-resource")

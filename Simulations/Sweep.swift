@@ -39,7 +39,7 @@ public struct Sweep: Sendable {
     /// Creates an empty sweep of `scenario`.
     public init(scenario: String) { self.scenario = scenario }
 
-    /// Runs `seeds` of `scenario`, timing the whole sweep on `clock` (pass `ContinuousClock()`; the
+    /// Runs `seeds` of `scenario`, timing the whole sweep on `clock` (pass a wall clock; the
     /// simulation itself never reads it). With `checkDeterminism` every seed runs twice and any
     /// difference in trace hash, job count or findings is recorded.
     public static func run<C: Clock>(

@@ -1,5 +1,5 @@
-/// The faults of one run, as data: generated from a seed (``swarm(seed:clients:horizon:ttl:)``),
-/// printed (``description``), parsed back (``init(_:)``) and shrunk (``shrinkCandidates``).
+/// The faults of one run, as data: generated from a seed (``swarm(seed:shape:)``),
+/// printed (``description``), parsed back (`FaultPlan(_ description:)`) and shrunk (``shrinkCandidates``).
 ///
 /// The text form is a `;`-separated list, one fault each, times in milliseconds since the start:
 ///

@@ -10,8 +10,11 @@ import BatonCore
 public struct KeyHistory: Sendable, Equatable {
     /// One generation of a key.
     public struct Generation: Sendable, Hashable {
+        /// The key.
         public var key: Key
+        /// The revision that created this generation.
         public var createRevision: Int64
+        /// The lease the key was created with.
         public var lease: LeaseID?
         /// The first revision at which this generation was the owner of its parent, if ever.
         public var ownerAt: Int64?

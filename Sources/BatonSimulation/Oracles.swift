@@ -4,7 +4,7 @@ import BatonCore
 /// The properties a simulation checks while it runs and when it ends, and the counters it reports.
 ///
 /// Workloads report what their holders believe (``lockAcquired(_:key:token:lease:holder:)``,
-/// ``enter(_:holder:)``, ``leaderElected(_:key:term:holder:)``, ``observed(_:observer:event:)``);
+/// ``enter(_:holder:)``, ``leaderElected(_:key:term:lease:holder:)``, ``observed(_:observer:leader:)``);
 /// the server side feeds the ``KeyHistory`` and the lease ledger. A failed property is a
 /// ``Violation``; breaking *unfenced* mutual exclusion (two holders inside at once by their own belief)
 /// is only counted, because under pauses it must happen — that is what fencing is for.
@@ -29,6 +29,8 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
         var lease: LeaseID?
         /// The highest revision the server had answered with when the holder reported the grant.
         var reportedAt: Int64
+        /// When the holder reported it.
+        var time: Duration
         var releasing = false
     }
     private struct GenerationID: Hashable {
@@ -113,7 +115,7 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
             fail("election-order", "\(observer) saw \(election) term \(term) after term \(last)")
         }
         observerTerms[observer] = max(term, observerTerms[observer] ?? 0)
-        observedLeaders.append(Grant(kind: "observed leader", name: election, key: leader.key, token: term, holder: observer, reportedAt: .max))
+        observedLeaders.append(Grant(kind: "observed leader", name: election, key: leader.key, token: term, holder: observer, reportedAt: .max, time: scheduler.now))
     }
 
     private func grant(_ kind: String, _ name: String, key: Key, token: Int64, holder: String, lease: LeaseID) {
@@ -122,7 +124,7 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
         }
         tokenHolders[name, default: [:]][token] = holder
         let id = GenerationID(key: key, token: token)
-        granted[id] = Grant(kind: kind, name: name, key: key, token: token, holder: holder, lease: lease, reportedAt: serverRevision())
+        granted[id] = Grant(kind: kind, name: name, key: key, token: token, holder: holder, lease: lease, reportedAt: serverRevision(), time: scheduler.now)
         grantOrder.append(id)
         if deletedUnderLiveLease.contains(id) { stolen(granted[id]!) }
     }
@@ -142,7 +144,7 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
     }
 
     private func stolen(_ grant: Grant) {
-        fail("\(grant.kind == "lock" ? "lock" : "election")-stolen", "\(grant.holder)'s \(grant.kind) \(grant.name) (key \(grant.key)@\(grant.token)) was deleted while its lease \(grant.lease.map(\.description) ?? "-") was alive and before it released")
+        fail("\(grant.kind == "lock" ? "lock" : "election")-stolen", "\(grant.holder)'s \(grant.kind) \(grant.name) (key \(grant.key)@\(grant.token)) granted at \(Trace.format(grant.time)), was deleted while its lease \(grant.lease.map(\.description) ?? "-") was alive and before it released")
     }
 
     // MARK: End of run
@@ -151,7 +153,7 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
     func checkGrantsAgainstHistory() {
         for grant in grantOrder.compactMap({ granted[$0] }) + observedLeaders {
             guard let generation = history.generation(grant.key, createRevision: grant.token) else {
-                fail("\(grant.kind == "lock" ? "lock" : "election")-owner", "\(grant.holder): \(grant.kind) \(grant.name) with key \(grant.key)@\(grant.token) never existed at the server")
+                fail("\(grant.kind == "lock" ? "lock" : "election")-owner", "\(grant.holder) at \(Trace.format(grant.time)): \(grant.kind) \(grant.name) with key \(grant.key)@\(grant.token) never existed at the server")
                 continue
             }
             guard let ownerAt = generation.ownerAt, ownerAt <= grant.reportedAt else {
@@ -159,7 +161,7 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
                     generation.ownerAt.map { "only came to own \(KeyHistory.parent(of: grant.key)) at revision \($0), after the grant (server at revision \(grant.reportedAt))" }
                     ?? generation.deletedAt.map { "deleted at revision \($0) without ever owning \(KeyHistory.parent(of: grant.key))" }
                     ?? "never owned \(KeyHistory.parent(of: grant.key))"
-                fail("\(grant.kind == "lock" ? "lock" : "election")-owner", "\(grant.holder): \(grant.kind) \(grant.name) on key \(grant.key)@\(grant.token), which the server \(fate)")
+                fail("\(grant.kind == "lock" ? "lock" : "election")-owner", "\(grant.holder) at \(Trace.format(grant.time)): \(grant.kind) \(grant.name) on key \(grant.key)@\(grant.token), which the server \(fate)")
                 continue
             }
         }

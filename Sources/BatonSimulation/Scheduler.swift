@@ -5,7 +5,7 @@ import Synchronization
 /// and the virtual time.
 ///
 /// Each node (incarnation) has a pair of ``NodeExecutor``s whose `enqueue` only records the job here.
-/// ``drive(until:timeLimit:jobLimit:)`` runs on one thread: it picks the next ready job with a seeded
+/// ``drive(setup:until:timeLimit:jobLimit:)`` runs on one thread: it picks the next ready job with a seeded
 /// generator and runs it, and only when nothing is runnable advances virtual time to the earliest live
 /// timer (timers are ordered by deadline then insertion order; time never goes backwards) and fires
 /// every timer due at that instant. The same seed and the same program give the same sequence of jobs.
@@ -51,7 +51,7 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
     private var timerSequence: UInt64 = 0
     private var random: SplitMix64
     private let clockNanos = Atomic<Int64>(0)
-    private var driver = DriverThread.none
+    private var driver = DriverIdentity.none
     private var runningSlot: Int32 = -1
     private let inbox = Mutex<[Foreign]>([])
     private let inboxCount = Atomic<Int>(0)
@@ -214,7 +214,7 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
 
     // MARK: Driving
 
-    /// Why ``drive(until:timeLimit:jobLimit:)`` returned.
+    /// Why ``drive(setup:until:timeLimit:jobLimit:)`` returned.
     public enum Stop: Sendable, Equatable {
         /// The `until` condition became true.
         case finished
@@ -233,7 +233,7 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
         setup: () -> Void = {}, until: () -> Bool, timeLimit: Duration = .seconds(86_400), jobLimit: Int = 200_000_000
     ) -> Stop {
         let previous = driver
-        driver = DriverThread.current
+        driver = DriverIdentity.current
         defer { driver = previous }
         setup()
         let limit = timeLimit.nanoseconds

@@ -2,8 +2,8 @@ import Baton
 import BatonCore
 import Synchronization
 
-/// A client node's connection to the simulated server: a ``Backend`` whose every call is a message
-/// over the ``SimulatedNetwork``.
+/// A client node's connection to the simulated server: a `Backend` whose every call is a message
+/// over the simulated network.
 ///
 /// A call fails with `timeout` when neither reply nor failure arrives within the request timeout (on
 /// the node's own, possibly drifting, clock), with `unavailable` while the connection is known down,
@@ -39,6 +39,7 @@ public final class SimulatedBackend: Backend, Sendable {
         }
     }
 
+    /// Reads keys on the server; the response is checked for keys of expired leases.
     public func range(_ request: RangeRequest) async throws -> RangeResponse {
         try await call("range \(request.range)") { store, server in
             let response = try store.range(request)
@@ -48,6 +49,7 @@ public final class SimulatedBackend: Backend, Sendable {
         }
     }
 
+    /// Writes one key on the server.
     public func put(_ request: PutRequest) async throws -> PutResponse {
         try await call("put \(request.key)") { store, server in
             let response = try store.put(request)
@@ -56,6 +58,7 @@ public final class SimulatedBackend: Backend, Sendable {
         }
     }
 
+    /// Deletes keys on the server.
     public func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse {
         try await call("delete \(request.range)") { store, server in
             let response = try store.deleteRange(request)
@@ -64,6 +67,7 @@ public final class SimulatedBackend: Backend, Sendable {
         }
     }
 
+    /// Runs a transaction on the server; its reads are checked for keys of expired leases.
     public func txn(_ request: TxnRequest) async throws -> TxnResponse {
         try await call("txn") { store, server in
             let response = try store.txn(request)
@@ -73,10 +77,12 @@ public final class SimulatedBackend: Backend, Sendable {
         }
     }
 
+    /// Compacts the server's history.
     public func compact(revision: Int64) async throws {
         try await call("compact") { store, _ in try store.compact(revision: revision) }
     }
 
+    /// Grants a lease; the oracles' lease ledger records it.
     public func grantLease(ttl: Int64, id: LeaseID?) async throws -> LeaseGrant {
         try await call("grant") { store, server in
             let grant = try store.grantLease(ttl: ttl, id: id)
@@ -85,6 +91,7 @@ public final class SimulatedBackend: Backend, Sendable {
         }
     }
 
+    /// Renews a lease; the ledger records the new expiry.
     public func keepAliveLease(_ id: LeaseID) async throws -> Int64 {
         try await call("keepalive \(id)") { store, server in
             let ttl = try store.keepAliveLease(id)
@@ -93,6 +100,7 @@ public final class SimulatedBackend: Backend, Sendable {
         }
     }
 
+    /// Revokes a lease; the ledger records it.
     public func revokeLease(_ id: LeaseID) async throws {
         try await call("revoke \(id)") { store, server in
             try store.revokeLease(id)
@@ -100,10 +108,12 @@ public final class SimulatedBackend: Backend, Sendable {
         }
     }
 
+    /// Reads a lease's remaining time.
     public func leaseTimeToLive(_ id: LeaseID, keys: Bool) async throws -> LeaseTimeToLive {
         try await call("ttl \(id)") { store, _ in try store.leaseTimeToLive(id, keys: keys) }
     }
 
+    /// Opens a watch stream over the connection; returns once the server registered it.
     public func watch(_ request: WatchRequest) async throws -> WatchStream {
         let (stream, continuation) = WatchStream.makeStream()
         let network = self.network

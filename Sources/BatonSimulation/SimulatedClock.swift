@@ -30,7 +30,9 @@ public struct SimulatedClock: Clock, Sendable {
         self.ratePPM = ratePPM
     }
 
+    /// The node's local time now.
     public var now: Instant { Instant(offset: .nanoseconds(local(scheduler.nowNanoseconds))) }
+    /// One nanosecond.
     public var minimumResolution: Duration { .nanoseconds(1) }
 
     /// Suspends until this clock reads `deadline`. - Throws: `CancellationError` when cancelled.

@@ -45,7 +45,7 @@ extension SimulationWorld {
         startIncarnation(record)
     }
 
-    /// Cuts client `name` off from the server in `direction` until ``heal(_:)``. Partitions nest.
+    /// Cuts client `name` off from the server in `direction` until ``heal(_:_:)``. Partitions nest.
     public func partition(_ name: String, _ direction: FaultPlan.Direction = .both) {
         guard let record = records[name] else { return }
         if direction != .fromServer { record.blockedTo += 1 }

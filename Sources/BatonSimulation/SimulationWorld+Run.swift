@@ -14,7 +14,7 @@ extension SimulationWorld {
         }
         if !oracles.failed { drain() }
         if scheduler.foreignJobs > 0 {
-            oracles.fail("escaped", "\(scheduler.foreignJobs) jobs arrived from outside the scheduler (a plain Task, Task.sleep, Dispatch or a foreign thread)")
+            oracles.fail("escaped", "\(scheduler.foreignJobs) jobs arrived from outside the scheduler: some code escaped the simulation (an unstructured task without the executor preference, a real-time sleep, a queue or another OS thread)")
         }
         let report = SimulationReport(
             seed: seed, plan: options.faultPlan, violations: oracles.violations, jobs: scheduler.jobsRun,

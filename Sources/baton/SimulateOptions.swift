@@ -5,7 +5,7 @@ import BatonSimulation
 /// The arguments of `baton simulate`.
 struct SimulateOptions {
     var scenarios: [Scenario] = Scenarios.all
-    var seeds: UInt64 = 20
+    var seeds: UInt64 = 100
     var startSeed: UInt64 = 1
     var plan: FaultPlan?
     var mutationNames: [String] = []
@@ -23,7 +23,7 @@ struct SimulateOptions {
                               [--plan 'PLAN'] [--mutation NAME]... [--trace] [--check-determinism]
                               [--parallel N] [--no-shrink] [--shrink-budget N] [--reports N] [--list]
           --scenario           one of \(Scenarios.all.map(\.name).joined(separator: ", ")), \(Scenarios.extra.map(\.name).joined(separator: ", ")), or all (default)
-          --seeds, --start-seed  run seeds S..<S+N of every chosen scenario (default 1, 20)
+          --seeds, --start-seed  run seeds S..<S+N of every chosen scenario (default 1, 100)
           --seed S             run only seed S (with --trace: print its trace and trace-hash)
           --plan 'PLAN'        replace the seed's drawn fault plan (as printed on failures)
           --mutation NAME      plant a recipe bug: \(RecipeMutations.byName.map(\.name).joined(separator: ", "))

@@ -71,9 +71,10 @@ struct ScenarioTests {
 /// Every planted recipe bug must be caught within a bounded number of seeds.
 struct MutationTests {
     static let cases: [(mutation: String, scenario: String, seeds: ClosedRange<UInt64>)] = [
-        ("unguarded-campaign", "election", 1...10),
-        ("no-recheck", "expiry", 1...30),
-        ("unguarded-unlock", "mutex", 1...30),
+        // Bounds leave room: about 80%, 7% and 5% of these scenarios' seeds catch each (500-seed sweeps).
+        ("unguarded-campaign", "election", 1...20),
+        ("no-recheck", "expiry", 1...80),
+        ("unguarded-unlock", "mixed", 1...120),
     ]
 
     @Test(arguments: cases.map(\.mutation))
