@@ -173,6 +173,13 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
         }
     }
 
+    /// Whether the caller runs on the driver; if not, counts it as something that escaped.
+    func checkDriver() -> Bool {
+        if driver.isCurrent { return true }
+        foreign.add(1, ordering: .relaxed)
+        return false
+    }
+
     /// Whether the job running now is on the executor in `slot`.
     func isRunning(slot: Int32) -> Bool { driver.isCurrent && runningSlot == slot }
 

@@ -28,6 +28,9 @@ public final class SimulatedBackend: Backend, Sendable {
     ) async throws -> R {
         guard !closed.load(ordering: .relaxed) else { throw BatonError(.alreadyClosed, "the simulated backend was closed") }
         try Task.checkCancellation()
+        guard network.scheduler.checkDriver() else {
+            throw BatonError(.unavailable, "the simulated backend was called from outside the simulation")
+        }
         let pending = PendingReply<R>(timeoutError: SimulatedBackend.timeout)
         let network = self.network, endpoint = self.endpoint
         return try await withTaskCancellationHandler {

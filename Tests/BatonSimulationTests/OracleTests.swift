@@ -192,12 +192,42 @@ struct OracleTests {
         let report = Simulation(seed: 1, options: quietOptions()).run { world in
             let created = DispatchSemaphore(value: 0)
             let executor = world.controlExecutor
-            Task.detached {  // escapes on purpose: this is what the oracle catches
+            DispatchQueue.global().async {  // escapes on purpose: this is what the oracle catches
                 Task(executorPreference: executor) {}
                 created.signal()
             }
             created.wait()
         }
         #expect(report.violations.map(\.oracle) == ["escaped"])
+    }
+
+    @Test func aBackendCallFromOutsideTheSimulationIsRefusedAndFails() {
+        let notes = Notes()
+        let report = Simulation(seed: 1, options: quietOptions()).run { world in
+            let node = world.addClient("c1") { _ in }
+            let done = DispatchSemaphore(value: 0)
+            Task(executorPreference: QueueExecutor()) {  // escapes on purpose, on a queue's thread
+                do {
+                    _ = try await node.backend.put(PutRequest(key: "k"))
+                } catch {
+                    notes.add(describe(error))
+                }
+                done.signal()
+            }
+            done.wait()
+            _ = await world.waitForPrograms()
+        }
+        #expect(notes.lines == ["unavailable"])
+        #expect(report.violations.map(\.oracle) == ["escaped"])
+    }
+}
+
+/// A task executor running jobs on a dispatch queue of its own: code on it runs outside the simulation
+/// without needing one of the (few) cooperative threads a blocked driver may be holding.
+final class QueueExecutor: TaskExecutor, @unchecked Sendable {  // test-only: the queue serialises everything
+    private let queue = DispatchQueue(label: "outside")
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
