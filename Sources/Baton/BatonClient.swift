@@ -42,8 +42,9 @@ public final class BatonClient: Sendable {
         case .local(let prefix):
             return BatonClient(backend: LocalStore(environment: environment), environment: environment, keyPrefix: prefix)
         case .etcd(let configuration, let prefix):
-            _ = (configuration, prefix)
-            throw BatonError(.unsupportedService, "the etcd backend is not built into this revision yet")
+            let gateway = try EtcdGateway(
+                configuration: configuration, clock: environment.clock, taskExecutor: environment.taskExecutor)
+            return BatonClient(backend: gateway, environment: environment, keyPrefix: prefix)
         }
     }
 

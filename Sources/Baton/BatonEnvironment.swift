@@ -50,7 +50,7 @@ public struct BatonEnvironment: Sendable {
 
     /// Starts `operation` in a new task with this environment's executor preference.
     ///
-    /// The only way library code starts unstructured work: a plain `Task {}` would escape a simulation.
+    /// The only way library code starts unstructured work: an unstructured task without the preference would escape a simulation.
     @discardableResult
     public func spawn<T: Sendable>(
         _ operation: sending @escaping @isolated(any) () async throws -> T

@@ -3,6 +3,7 @@ import BatonCore
 /// Something Baton did, reported to the environment's ``EventSink`` (for logs and simulation traces).
 public enum BatonEvent: Hashable, Sendable, CustomStringConvertible {
     case sessionStarted(lease: LeaseID, ttl: Int64)
+    case sessionRenewed(lease: LeaseID, ttl: Int64)
     case sessionEnded(lease: LeaseID, reason: Session.End)
     case lockWaiting(name: String, key: Key, token: Int64)
     case lockAcquired(name: String, key: Key, token: Int64)
@@ -14,6 +15,7 @@ public enum BatonEvent: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .sessionStarted(let lease, let ttl): "session \(lease) started ttl=\(ttl)s"
+        case .sessionRenewed(let lease, let ttl): "session \(lease) renewed ttl=\(ttl)s"
         case .sessionEnded(let lease, let reason): "session \(lease) ended: \(reason)"
         case .lockWaiting(let name, let key, let token): "lock \(name) waiting \(key) token=\(token)"
         case .lockAcquired(let name, let key, let token): "lock \(name) acquired \(key) token=\(token)"

@@ -43,10 +43,10 @@ public struct DistributedMutex: Sendable {
                 return nil
             }
             defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let grant = result { return grant }
-                group.cancelAll()  // time is up; the lock task may still win the race
-            }
+            if let grant = try await group.next()! { return grant }
+            // Time is up: stop waiting. The lock may still have won the race; keep it if so.
+            group.cancelAll()
+            if let grant = try? await group.next() ?? nil { return grant }
             throw BatonError(.timeout, "lock \(name) not acquired within \(timeout)")
         }
     }
@@ -58,15 +58,51 @@ public struct DistributedMutex: Sendable {
         try await acquire(wait: false)
     }
 
+    /// Tries to take the lock up to `attempts` times, waiting `backoff`, then 2 × `backoff`, … between
+    /// attempts (distlock's linear backoff), on the session's clock.
+    /// - Throws: `locked` when every attempt found the lock held; `invalidArgument` for fewer than one
+    ///   attempt or a negative backoff; `CancellationError`; everything ``tryLock()`` throws.
+    public func tryLock(attempts: Int, backoff: Duration) async throws -> LockGrant {
+        guard attempts >= 1, backoff >= .zero else {
+            throw BatonError(.invalidArgument, "tryLock needs at least one attempt and a non-negative backoff")
+        }
+        for attempt in 1... {
+            do {
+                return try await tryLock()
+            } catch let error as BatonError where error.code == .locked && attempt < attempts {
+                try await session.environment.sleep(for: backoff * attempt)
+            }
+        }
+        preconditionFailure("unreachable: the loop returns or throws on its last attempt")
+    }
+
     /// Runs `body` while holding the lock, then unlocks.
     ///
     /// If the lock is lost while `body` runs (the session expired, the key was deleted), `body` is
     /// cancelled and, once it returns, this throws `lockLost`. Waiting for the lock is as
     /// ``lock()``.
-    /// - Throws: `lockLost`; what `body` throws; everything ``lock()`` throws.
-    public func withLock<T: Sendable>(_ body: @Sendable (LockGrant) async throws -> T) async throws -> T {
+    ///
+    /// - Parameters:
+    ///   - maxHeld: the longest `body` may hold the lock (elock's maximum held time). When it is
+    ///     exceeded, `body` is cancelled — the holder is told, unlike a monitor that deletes the key
+    ///     behind its back — the lock is released and this throws `timeout`.
+    ///   - linger: after `body` returns, keep holding the lock for a random duration in this range,
+    ///     drawn from the session's random source (elock's random sleep after acquiring), so that very
+    ///     short jobs on many machines do not run back to back.
+    /// - Throws: `lockLost`; `timeout` past `maxHeld`; what `body` throws; everything ``lock()``
+    ///   throws.
+    public func withLock<T: Sendable>(
+        maxHeld: Duration? = nil, linger: ClosedRange<Duration>? = nil,
+        _ body: @Sendable (LockGrant) async throws -> T
+    ) async throws -> T {
         let grant = try await lock()
-        return try await run(body, holding: grant)
+        let environment = session.environment
+        let deadline = maxHeld.map { environment.now() + $0 }
+        return try await run(holding: grant, deadline: deadline) { grant in
+            let value = try await body(grant)
+            if let linger { try await environment.sleep(for: environment.random.duration(in: linger)) }
+            return value
+        }
     }
 
     private func acquire(wait: Bool) async throws -> LockGrant {
@@ -109,22 +145,39 @@ public struct DistributedMutex: Sendable {
         }
     }
 
-    private func run<T: Sendable>(_ body: @Sendable (LockGrant) async throws -> T, holding grant: LockGrant) async throws -> T {
+    private func run<T: Sendable>(
+        holding grant: LockGrant, deadline: Duration?, _ body: @Sendable (LockGrant) async throws -> T
+    ) async throws -> T {
+        let environment = session.environment
         // The group does not outlive this call, so `body` does not actually escape.
         let result: Result<T, any Error> = await withoutActuallyEscaping(body) { body in
             await withTaskGroup(of: Result<HoldOutcome<T>, any Error>.self) { group in
-            group.addTask { await Result { .finished(try await body(grant)) } }
-            group.addTask { await Result { .lost(try await grant.lost()) } }
-            defer { group.cancelAll() }
-            switch await group.next()! {
-            case .success(.finished(let value)): return .success(value)
-            case .success(.lost(let error)):
+                group.addTask { await Result { .finished(try await body(grant)) } }
+                group.addTask { await Result { .lost(try await grant.lost()) } }
+                if let deadline {
+                    group.addTask {
+                        await Result {
+                            try await environment.sleep(until: deadline)
+                            return .overran
+                        }
+                    }
+                }
+                defer { group.cancelAll() }
+                let first = await group.next()!
                 group.cancelAll()
-                _ = await group.next()  // let the body observe cancellation and return
-                session.environment.events.emit(.lockLost(name: name, key: grant.key, token: grant.fencingToken))
-                return .failure(error)
-            case .failure(let error): return .failure(error)
-            }
+                switch first {
+                case .success(.finished(let value)):
+                    return .success(value)
+                case .success(.lost(let error)):
+                    await drainBody(&group)
+                    environment.events.emit(.lockLost(name: name, key: grant.key, token: grant.fencingToken))
+                    return .failure(error)
+                case .success(.overran):
+                    await drainBody(&group)
+                    return .failure(BatonError(.timeout, "lock \(name) held longer than its maximum; body cancelled"))
+                case .failure(let error):
+                    return .failure(error)
+                }
             }
         }
         do {
@@ -134,12 +187,18 @@ public struct DistributedMutex: Sendable {
         }
         return try result.get()
     }
+
+    /// Waits for the cancelled body to return (the other children finish at once when cancelled).
+    private func drainBody<T>(_ group: inout TaskGroup<Result<HoldOutcome<T>, any Error>>) async {
+        while await group.next() != nil {}
+    }
 }
 
 /// What finished first under a held lock: the body, or the loss of the lock.
 enum HoldOutcome<T: Sendable>: Sendable {
     case finished(T)
     case lost(BatonError)
+    case overran
 }
 
 extension Result where Failure == any Error {

@@ -105,6 +105,24 @@ public final class Session: Sendable {
         finish(.orphaned)
     }
 
+    /// Renews the lease once, now, instead of waiting for the next scheduled keep-alive (distlock's
+    /// `Refresh`). Returns the TTL the store granted.
+    /// - Throws: `sessionExpired` if the lease is gone (the session then ends as expired);
+    ///   `alreadyClosed` after close or orphan; backend errors.
+    public func keepAliveOnce() async throws -> Duration {
+        try checkAlive()
+        let sent = environment.now()
+        do {
+            let granted = try await backend.keepAliveLease(lease)
+            state.withLock { $0.deadline = max($0.deadline, sent + .seconds(granted)) }
+            environment.events.emit(.sessionRenewed(lease: lease, ttl: granted))
+            return .seconds(granted)
+        } catch let error as BatonError where error.code == .leaseNotFound {
+            finish(.expired)
+            throw BatonError(.sessionExpired, "session \(lease) expired", cause: error)
+        }
+    }
+
     /// A mutex on `name` held through this session.
     /// - Throws: `invalidArgument` for an empty name or one containing NUL.
     public func mutex(_ name: String) throws -> DistributedMutex {
@@ -143,23 +161,27 @@ public final class Session: Sendable {
 
     /// Renews the lease every TTL/3 (sooner after a failure); a reply saying the lease is gone ends
     /// the session.
+    ///
+    /// The schedule is absolute — each renewal is due one interval after the previous one was sent —
+    /// so a late-running task never shifts it.
     private func keepAliveLoop() async throws {
         let interval = ttl / 3
-        var wait = interval
+        var due = state.withLock { $0.deadline } - ttl + interval
         while end == nil {
-            try await environment.sleep(for: wait)
+            try await environment.sleep(until: due)
             let sent = environment.now()
             do {
                 let granted = try await backend.keepAliveLease(lease)
                 state.withLock { $0.deadline = max($0.deadline, sent + .seconds(granted)) }
-                wait = interval
+                environment.events.emit(.sessionRenewed(lease: lease, ttl: granted))
+                due = sent + interval
             } catch let error as BatonError where error.code == .leaseNotFound {
                 finish(.expired)
                 return
             } catch is CancellationError {
                 return
             } catch {
-                wait = interval / 4  // transient: try again soon; the watchdog enforces the deadline
+                due = sent + interval / 4  // transient: try again soon; the watchdog enforces the deadline
             }
         }
     }

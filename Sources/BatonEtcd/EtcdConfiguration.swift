@@ -14,6 +14,7 @@ public struct EtcdConfiguration: Hashable, Sendable {
     public var requestTimeout: Duration
     /// Credentials for etcd's auth; the token goes in the `Authorization` header.
     public var username: String?
+    /// The password of ``username``.
     public var password: String?
 
     /// Creates a configuration.

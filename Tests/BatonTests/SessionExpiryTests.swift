@@ -6,15 +6,19 @@ import Testing
 /// Lease expiry on a controlled clock: keys vanish, holders learn, scoped work is cancelled.
 @Suite struct SessionExpiryTests {
     @Test func keepAlivesHoldTheLeaseAcrossManyTTLs() async throws {
-        let h = try await Harness(.local)
+        let renewals = AsyncStream<Int64>.makeStream()
+        let h = try await Harness(.local, events: EventSink { event in
+            if case .sessionRenewed(_, let ttl) = event { renewals.continuation.yield(ttl) }
+        })
         let session = try await h.session(ttl: .seconds(3))
         let grant = try await session.mutex("k").lock()
-        for _ in 0..<30 {
-            // Wake the keep-alive, then wait for its renewal to reach the store before moving on.
-            h.clock.advance(by: .seconds(1))
-            _ = try await h.store.leaseTimeToLive(session.lease, keys: false)
+        var renewed = renewals.stream.makeAsyncIterator()
+        for _ in 0..<30 {  // 30 s of simulated time: ten TTLs
+            h.clock.advance(by: .seconds(1))  // a keep-alive is due every second
+            #expect(await renewed.next() == 3)
         }
         #expect(session.end == nil)
+        #expect(try await h.store.leaseTimeToLive(session.lease, keys: false).ttl >= 2)
         #expect(try await h.keys("k/") == [grant.key.description])
         try await session.close()
         #expect(session.end == .closed)

@@ -1,11 +1,16 @@
 import Baton
 import BatonCore
+import BatonEtcd
+import BatonTestSupport
 import Synchronization
 import Testing
 
-/// The backends the conformance suite runs against.
+/// The backends the conformance suite runs against. etcd joins when an `etcd` binary is installed,
+/// and always under `CI=true` (where a missing binary then fails the run instead of skipping it).
 enum BackendKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case local
+    case etcd
+    static var allCases: [BackendKind] { EtcdServer.isEnabled ? [.local, .etcd] : [.local] }
     var testDescription: String { rawValue }
 }
 
@@ -14,16 +19,27 @@ final class Harness: Sendable {
     let clock = ManualClock()
     let environment: BatonEnvironment
     let store: any Backend
+    private let etcd: EtcdServer?
 
-    init(_ kind: BackendKind) async throws {
-        environment = BatonEnvironment(clock: clock, random: RandomSource(seed: 1))
+    init(_ kind: BackendKind, events: EventSink = .discard) async throws {
+        environment = BatonEnvironment(clock: clock, random: RandomSource(seed: 1), events: events)
         switch kind {
-        case .local: store = LocalStore(environment: environment)
+        case .local:
+            etcd = nil
+            store = LocalStore(environment: environment)
+        case .etcd:
+            let server = try await EtcdServer.start()
+            etcd = server
+            store = try server.gateway()
         }
     }
 
-    /// A new client of the shared store.
-    func client() -> BatonClient { BatonClient(backend: store, environment: environment) }
+    /// A new client of the shared store: for etcd, with its own gateway, as another process would.
+    /// (Gateways keep the real clock for their timeouts; sessions use the harness's manual clock.)
+    func client() -> BatonClient {
+        guard let etcd, let gateway = try? etcd.gateway() else { return BatonClient(backend: store, environment: environment) }
+        return BatonClient(backend: gateway, environment: environment)
+    }
 
     /// A session of a new client.
     func session(ttl: Duration = .seconds(10)) async throws -> Session {
@@ -42,7 +58,10 @@ final class Harness: Sendable {
         for try await _ in events where try await keys(prefix).count == count { return }
     }
 
-    func close() async { await store.close() }
+    func close() async {
+        await store.close()
+        etcd?.destroy()
+    }
 }
 
 /// Records an order of events across tasks.

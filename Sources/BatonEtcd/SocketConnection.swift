@@ -1,0 +1,234 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A non-blocking TCP connection: connect within a deadline, write, and read what has arrived.
+///
+/// Reads are driven by a Dispatch read source (the mechanism URLSession itself uses on Linux): its
+/// handler drains the socket into a buffer and wakes the one waiting reader. This is real network
+/// I/O and never runs inside a simulation, so Dispatch does not break determinism anywhere.
+/// ``close(_:)`` may be called from any task (a timeout, a cancellation): the pending read then
+/// fails with the given error and the descriptor is closed once the read source has stopped.
+final class SocketConnection: Sendable, CustomStringConvertible {
+    /// `host:port`, for messages.
+    let peer: String
+    private let fd: Int32
+    // Dispatch sources are thread-safe; Dispatch's overlay predates Sendable annotations.
+    nonisolated(unsafe) private let readSource: any DispatchSourceRead
+
+    private struct State {
+        var buffer: [UInt8] = []
+        var endOfStream = false
+        var failure: (any Error)?
+        var closed = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+
+    /// Failures below HTTP, with errno.
+    struct SocketError: Error, Sendable, CustomStringConvertible {
+        var operation: String
+        var code: Int32
+        var description: String { "\(operation): \(String(cString: strerror(code))) (errno \(code))" }
+    }
+
+    private init(fd: Int32, peer: String, queue: DispatchQueue) {  // determinism: real sockets, etcd only, never simulated
+        self.fd = fd
+        self.peer = peer
+        self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+    }
+
+    deinit { readSource.cancel() }
+
+    var description: String { "connection to \(peer) (fd \(fd))" }
+
+    /// Connects to `host:port`, polling for completion until `timeout`.
+    ///
+    /// Every address `host` resolves to is tried in turn within the one timeout. Name resolution
+    /// uses `getaddrinfo`, which blocks briefly for names (not for IP literals).
+    ///
+    /// - Throws: ``SocketError`` when refused or unreachable, `TimeoutReached` when `timeout`
+    ///   passed, `CancellationError`.
+    static func connect(
+        host: String, port: Int, timeout: Duration, queue: DispatchQueue, sleeper: Sleeper  // determinism: real sockets
+    ) async throws -> SocketConnection {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV
+        var list: UnsafeMutablePointer<addrinfo>?
+        let resolved = getaddrinfo(host, String(port), &hints, &list)
+        guard resolved == 0, let list else {
+            throw SocketError(operation: "resolving \(host): \(String(cString: gai_strerror(resolved)))", code: EHOSTUNREACH)
+        }
+        defer { freeaddrinfo(list) }
+        let clock = ContinuousClock()  // determinism: a real socket's connect is measured in real time
+        let deadline = clock.now + timeout
+        var lastError: any Error = SocketError(operation: "connect to \(host):\(port)", code: EHOSTUNREACH)
+        var address: UnsafeMutablePointer<addrinfo>? = list
+        while let info = address {
+            address = info.pointee.ai_next
+            let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { continue }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            do {
+                try await finishConnect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen, deadline: deadline, clock: clock, sleeper: sleeper)
+                let connection = SocketConnection(fd: fd, peer: "\(host):\(port)", queue: queue)
+                connection.start()
+                return connection
+            } catch {
+                Glibc.close(fd)
+                if error is CancellationError || error is TimeoutReached { throw error }
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    /// The dial timeout ran out.
+    struct TimeoutReached: Error, Sendable {}
+
+    private static func finishConnect(
+        _ fd: Int32, _ address: UnsafeMutablePointer<sockaddr>?, _ length: socklen_t, deadline: ContinuousClock.Instant,
+        clock: ContinuousClock, sleeper: Sleeper
+    ) async throws {
+        if Glibc.connect(fd, address, length) == 0 { return }
+        guard errno == EINPROGRESS else { throw SocketError(operation: "connect", code: errno) }
+        // Poll for writability with a short, growing pause: loopback connects finish at once,
+        // remote ones within a few round trips.
+        var pause = Duration.microseconds(200)
+        while true {
+            var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            if poll(&poller, 1, 0) > 0 {
+                var code: Int32 = 0
+                var size = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &size)
+                if code == 0 { return }
+                throw SocketError(operation: "connect", code: code)
+            }
+            guard clock.now < deadline else { throw TimeoutReached() }
+            try await sleeper.sleep(for: min(pause, clock.now.duration(to: deadline)))
+            pause = min(pause * 2, .milliseconds(20))
+        }
+    }
+
+    private func start() {
+        let fd = self.fd
+        let source = readSource
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            var received: [UInt8] = []
+            var ended = false
+            var failure: (any Error)?
+            while true {
+                let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    received.append(contentsOf: chunk[0..<count])
+                    continue
+                }
+                if count == 0 {
+                    ended = true
+                } else if errno == EINTR {
+                    continue
+                } else if errno != EAGAIN && errno != EWOULDBLOCK {
+                    failure = SocketError(operation: "read", code: errno)
+                }
+                break
+            }
+            let waiter = self.state.withLock { state in
+                state.buffer.append(contentsOf: received)
+                if ended { state.endOfStream = true }
+                if let failure, state.failure == nil { state.failure = failure }
+                // The source is cancelled below, which closes the descriptor: no more writes.
+                if ended || failure != nil { state.closed = true }
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            if ended || failure != nil { source.cancel() }
+            waiter?.resume()
+        }
+        source.setCancelHandler { Glibc.close(fd) }
+        source.resume()
+    }
+
+    /// Whether the connection is still usable for another request (not closed, no EOF, no error,
+    /// nothing unread).
+    var isReusable: Bool {
+        state.withLock { !$0.closed && !$0.endOfStream && $0.failure == nil && $0.buffer.isEmpty }
+    }
+
+    /// Writes all of `bytes`, pausing briefly whenever the socket buffer is full.
+    ///
+    /// - Throws: the error the connection was closed with, ``SocketError`` on a write failure,
+    ///   `CancellationError`.
+    func write(_ bytes: [UInt8], sleeper: Sleeper) async throws {
+        var offset = 0
+        while offset < bytes.count {
+            let result: Result<Int, any Error> = state.withLock { state in
+                // Under the lock: `close` cannot release the descriptor during the call.
+                if let failure = state.failure { return .failure(failure) }
+                if state.closed { return .failure(SocketError(operation: "write", code: EBADF)) }
+                let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if written >= 0 { return .success(written) }
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return .success(0) }
+                return .failure(SocketError(operation: "write", code: errno))
+            }
+            let written = try result.get()
+            offset += written
+            if written == 0 { try await sleeper.sleep(for: .milliseconds(1)) }
+        }
+    }
+
+    /// The bytes that arrived since the last call, waiting for some if none did; empty at the end
+    /// of the stream.
+    ///
+    /// - Throws: the error ``close(_:)`` was given, a ``SocketError``, or `CancellationError`
+    ///   (which also closes the connection).
+    func read() async throws -> [UInt8] {
+        while true {
+            let ready: Result<[UInt8], any Error>? = state.withLock { state in
+                if !state.buffer.isEmpty {
+                    defer { state.buffer = [] }
+                    return .success(state.buffer)
+                }
+                if let failure = state.failure { return .failure(failure) }
+                if state.endOfStream || state.closed { return .success([]) }
+                return nil
+            }
+            if let ready { return try ready.get() }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLock { state in
+                        if !state.buffer.isEmpty || state.failure != nil || state.endOfStream || state.closed {
+                            return true
+                        }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            } onCancel: {
+                close(CancellationError())
+            }
+        }
+    }
+
+    /// Closes the connection; a pending or later read fails with `error`. Idempotent.
+    func close(_ error: any Error = SocketError(operation: "closed", code: EBADF)) {
+        let waiter: CheckedContinuation<Void, Never>?? = state.withLock { state in
+            guard !state.closed else { return nil }
+            state.closed = true
+            if state.failure == nil { state.failure = error }
+            defer { state.waiter = nil }
+            return .some(state.waiter)
+        }
+        guard let waiter else { return }
+        readSource.cancel()  // its cancel handler closes the descriptor
+        waiter?.resume()
+    }
+}
