@@ -4,7 +4,7 @@ import BatonSimulation
 extension Scenario {
     /// Like `mutex`, but every worker gives up waiting after a few seconds with `lock(timeout:)`, and
     /// the API contract is checked: giving up must throw `timeout`, never `CancellationError` (the
-    /// caller was not cancelled).
+    /// caller was not cancelled). Seed 1 caught the recipe rethrowing its cancelled child's error.
     public static let lockTimeout = Scenario(
         name: "lock-timeout", summary: "lock(timeout:) under contention must throw timeout, not CancellationError"
     ) { seed in

@@ -51,12 +51,9 @@ public struct Scenario: Sendable {
 public enum Scenarios {
     /// Every scenario, in the order `baton simulate` runs them.
     public static let all: [Scenario] = [
-        .mutexContention, .electionObservers, .sessionExpiry, .partitionHeal, .mixed,
+        .mutexContention, .electionObservers, .sessionExpiry, .partitionHeal, .mixed, .lockTimeout,
     ]
 
-    /// Scenarios run only by name: they exercise behaviour with a known open defect.
-    public static let extra: [Scenario] = [.lockTimeout]
-
     /// The scenario named `name`, if any.
-    public static func named(_ name: String) -> Scenario? { (all + extra).first { $0.name == name } }
+    public static func named(_ name: String) -> Scenario? { all.first { $0.name == name } }
 }

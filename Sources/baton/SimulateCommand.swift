@@ -16,7 +16,7 @@ func runSimulate(_ arguments: [String]) async -> Int32 {
         return 2
     }
     if options.list {
-        for scenario in Scenarios.all + Scenarios.extra { print("\(scenario.name): \(scenario.summary)") }
+        for scenario in Scenarios.all { print("\(scenario.name): \(scenario.summary)") }
         return 0
     }
     if options.trace { return printTrace(options) }

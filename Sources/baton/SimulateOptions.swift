@@ -22,7 +22,7 @@ struct SimulateOptions {
         usage: baton simulate [--scenario NAME|all] [--seeds N] [--start-seed S] [--seed S]
                               [--plan 'PLAN'] [--mutation NAME]... [--trace] [--check-determinism]
                               [--parallel N] [--no-shrink] [--shrink-budget N] [--reports N] [--list]
-          --scenario           one of \(Scenarios.all.map(\.name).joined(separator: ", ")), \(Scenarios.extra.map(\.name).joined(separator: ", ")), or all (default)
+          --scenario           one of \(Scenarios.all.map(\.name).joined(separator: ", ")), or all (default)
           --seeds, --start-seed  run seeds S..<S+N of every chosen scenario (default 1, 100)
           --seed S             run only seed S (with --trace: print its trace and trace-hash)
           --plan 'PLAN'        replace the seed's drawn fault plan (as printed on failures)
