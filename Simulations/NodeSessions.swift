@@ -13,7 +13,7 @@ actor NodeSessions {
 
     init(node: SimulatedNode, ttl: Duration) {
         self.node = node
-        self.client = BatonClient(backend: node.backend, environment: node.environment)
+        self.client = node.client
         self.ttl = ttl
     }
 

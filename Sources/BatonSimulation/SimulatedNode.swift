@@ -22,6 +22,9 @@ public final class SimulatedNode: Sendable {
     public let backend: SimulatedBackend
     /// The node's task executor.
     public let taskExecutor: NodeExecutor
+    /// A Baton client over ``backend`` and ``environment``: sessions, mutexes and elections of this
+    /// incarnation. Close its sessions (or the client) before the program returns.
+    public let client: BatonClient
     private let world: SimulationWorld
 
     init(
@@ -35,6 +38,7 @@ public final class SimulatedNode: Sendable {
         self.clock = clock
         self.backend = backend
         self.taskExecutor = taskExecutor
+        self.client = BatonClient(backend: backend, environment: environment)
         self.world = world
     }
 

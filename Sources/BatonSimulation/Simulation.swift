@@ -27,9 +27,9 @@ public struct SimulationOptions: Sendable {
 /// ```swift
 /// let report = Simulation(seed: 42).run { world in
 ///     world.addClient("c1") { node in
-///         let client = BatonClient(backend: node.backend, environment: node.environment)
-///         let session = try await client.session(ttl: .seconds(5))
+///         let session = try await node.client.session(ttl: .seconds(5))
 ///         …
+///         try await session.close()
 ///     }
 ///     _ = await world.waitForPrograms()
 /// }

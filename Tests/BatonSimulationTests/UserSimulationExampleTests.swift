@@ -47,7 +47,7 @@ func simulateSales(seed: UInt64, fenced: Bool) -> SimulationReport {
         _ = await world.waitForPrograms()
         for name in ["c1", "c2", "c3"] {
             world.addClient(name) { node in
-                let client = BatonClient(backend: node.backend, environment: node.environment)
+                let client = node.client
                 var sale = 0
                 while node.now < .seconds(40) {
                     do {
