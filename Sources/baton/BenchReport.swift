@@ -66,8 +66,12 @@ enum BenchFormat {
             ]
             if let p99 = row.p99 { fields.append(("p99", number(p99))) }
             if let samples = row.samples { fields.append(("samples", String(samples))) }
-            if let baseline = row.baseline { fields.append(("baseline", number(baseline))) }
-            if let ratio = row.ratio { fields.append(("ratio", number(ratio, digits: 3))) }
+            // A floor is printed with its ratio or not at all: on tiny sizes a memory probe can measure
+            // no growth, and a ratio against zero means nothing.
+            if let baseline = row.baseline, let ratio = row.ratio {
+                fields.append(("baseline", number(baseline)))
+                fields.append(("ratio", number(ratio, digits: 3)))
+            }
             if let target = row.target { fields.append(("target", quoted(target))) }
             if let met = row.met { fields.append(("met", met ? "true" : "false")) }
             return "{" + fields.map { "\(quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
