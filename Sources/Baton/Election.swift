@@ -72,14 +72,18 @@ public struct Election: Sendable {
     /// proclaimed value and each time the election is left without a leader, in revision order.
     ///
     /// Built from a gap-free watch of the whole election, so no leader is skipped, however briefly it
-    /// led, and a newer leader is never followed by an older one. The stream ends when its consumer
-    /// stops; it fails with `compacted` if the store compacted history it had not yet delivered.
+    /// led, and a newer leader is never followed by an older one. A broken watch (the store
+    /// unreachable) is resumed from the last revision seen, after a short pause on the session's clock.
+    /// The stream ends when its consumer stops; it fails with `compacted` if the store compacted
+    /// history it had not yet delivered.
     public func observe() -> AsyncThrowingStream<LeaderEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream<LeaderEvent, any Error>.makeStream()
-        let backend = session.backend, prefix = recipe.prefix
-        let task = session.environment.spawn {
+        let backend = session.backend, prefix = recipe.prefix, environment = session.environment
+        let task = environment.spawn {
             do {
-                try await LeaderObservation.run(backend: backend, prefix: prefix) { continuation.yield($0) }
+                try await LeaderObservation.run(backend: backend, prefix: prefix, environment: environment) {
+                    continuation.yield($0)
+                }
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
@@ -107,30 +111,42 @@ public enum LeaderEvent: Hashable, Sendable, CustomStringConvertible {
 
 /// Replays an election's candidates from a snapshot and a watch, one revision at a time.
 enum LeaderObservation {
-    static func run(backend: any Backend, prefix: Key, emit: (LeaderEvent) -> Void) async throws {
+    static func run(
+        backend: any Backend, prefix: Key, environment: BatonEnvironment, emit: (LeaderEvent) -> Void
+    ) async throws {
         let snapshot = try await backend.range(RangeRequest(.prefix(prefix)))
         var candidates = Dictionary(uniqueKeysWithValues: snapshot.kvs.map { ($0.key, $0) })
         var last = current(candidates, revision: snapshot.revision)
+        var seen = snapshot.revision  // every revision up to here has been applied
         emit(last)
-        let events = try await backend.watch(WatchRequest(.prefix(prefix), startRevision: snapshot.revision + 1))
-        for try await response in events {
-            var index = response.events.startIndex
-            while index < response.events.endIndex {
-                let revision = response.events[index].kv.modRevision
-                while index < response.events.endIndex, response.events[index].kv.modRevision == revision {
-                    let event = response.events[index]
-                    switch event.kind {
-                    case .put: candidates[event.kv.key] = event.kv
-                    case .delete: candidates[event.kv.key] = nil
+        while true {
+            do {
+                let events = try await backend.watch(WatchRequest(.prefix(prefix), startRevision: seen + 1))
+                for try await response in events {
+                    var index = response.events.startIndex
+                    while index < response.events.endIndex {
+                        let revision = response.events[index].kv.modRevision
+                        while index < response.events.endIndex, response.events[index].kv.modRevision == revision {
+                            let event = response.events[index]
+                            switch event.kind {
+                            case .put: candidates[event.kv.key] = event.kv
+                            case .delete: candidates[event.kv.key] = nil
+                            }
+                            index += 1
+                        }
+                        seen = revision
+                        let now = current(candidates, revision: revision)
+                        if !same(now, last) {
+                            emit(now)
+                            last = now
+                        }
                     }
-                    index += 1
                 }
-                let now = current(candidates, revision: revision)
-                if !same(now, last) {
-                    emit(now)
-                    last = now
-                }
+                try Task.checkCancellation()
+            } catch let error as BatonError where error.code == .unavailable || error.code == .timeout {
+                // The watch broke; resume it from the next unseen revision below.
             }
+            try await environment.sleep(for: .milliseconds(100))
         }
     }
 
