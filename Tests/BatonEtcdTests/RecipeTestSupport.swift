@@ -85,19 +85,19 @@ func waitForKeys(
 
 /// What the sessions of a test reported, with the wall-clock time of each report.
 final class EventLog: Sendable {
-    private let log = Observed<[(at: ContinuousClock.Instant, event: BatonEvent)]>([])
+    let entries = Observed<[(at: ContinuousClock.Instant, event: BatonEvent)]>([])
 
     /// A sink that records into this log.
     var sink: EventSink {
-        EventSink { [log] event in
+        EventSink { [entries] event in
             let now = ContinuousClock.now
-            log.update { $0.append((now, event)) }
+            entries.update { $0.append((now, event)) }
         }
     }
 
     /// When `lease`'s session last heard that its lease is alive: its start or its latest renewal.
     func lastRenewal(of lease: LeaseID) -> ContinuousClock.Instant? {
-        log.value.last { entry in
+        entries.value.last { entry in
             switch entry.event {
             case .sessionStarted(let id, _), .sessionRenewed(let id, _): id == lease
             default: false
@@ -107,11 +107,30 @@ final class EventLog: Sendable {
 
     /// Waits until `lease` has been renewed after `instant`.
     func waitForRenewal(of lease: LeaseID, after instant: ContinuousClock.Instant, within timeout: Duration) async throws {
-        try await log.wait(within: timeout, for: "renewal of \(lease)") { entries in
+        try await entries.wait(within: timeout, for: "renewal of \(lease)") { entries in
             entries.contains { entry in
                 guard entry.at > instant, case .sessionRenewed(let id, _) = entry.event else { return false }
                 return id == lease
             }
+        }
+    }
+}
+
+extension EventLog {
+    /// Waits until `lease`'s session has either been renewed after `instant` (returns true) or
+    /// ended (returns false).
+    func waitForRenewalOrEnd(
+        of lease: LeaseID, after instant: ContinuousClock.Instant, within timeout: Duration
+    ) async throws -> Bool {
+        try await entries.wait(within: timeout, for: "renewal or end of \(lease)") { entries in
+            for entry in entries {
+                switch entry.event {
+                case .sessionEnded(let id, _) where id == lease: return false
+                case .sessionRenewed(let id, _) where id == lease && entry.at > instant: return true
+                default: continue
+                }
+            }
+            return nil
         }
     }
 }
