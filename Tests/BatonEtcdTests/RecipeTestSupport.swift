@@ -1,7 +1,5 @@
 import Baton
 import BatonTestSupport
-import Foundation
-import Synchronization
 import Testing
 
 /// Helpers for the recipe-level tests against a real etcd: bounded waits, key watches, event logs.
