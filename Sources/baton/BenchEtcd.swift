@@ -130,7 +130,11 @@ private final class CountingBackend: Backend {
     private func count(_ kind: String) { counts.withLock { $0[kind, default: 0] += 1 } }
 
     /// The counts so far, and resets them.
-    func take() -> [String: Int] { counts.withLock { counts in defer { counts = [:] }; return counts } }
+    func take() -> [String: Int] {
+        counts.withLock { counts in
+            defer { counts = [:] }; return counts
+        }
+    }
 
     func range(_ request: RangeRequest) async throws -> RangeResponse {
         count("range")
@@ -191,9 +195,10 @@ private struct EtcdBench {
             for _ in 0..<8 {
                 // Each client its own gateway, as `connect` makes it, behind a request counter.
                 let connected = try await BatonClient.connect(connectionString)
-                clients.append(BatonClient(
-                    backend: CountingBackend(connected.backend), environment: connected.environment,
-                    keyPrefix: connected.keyPrefix))
+                clients.append(
+                    BatonClient(
+                        backend: CountingBackend(connected.backend), environment: connected.environment,
+                        keyPrefix: connected.keyPrefix))
             }
             try await measure(clients, report: report)
         } catch {
@@ -211,25 +216,30 @@ private struct EtcdBench {
 
         let soloLocks = try locks(single, names: ["\(tag)-solo"])
         let (solo, soloLimit) = try await compare(soloLocks, with: pairs(single))
-        report(EtcdBenchResult(
-            name: "etcd.lock.1client", description: "lock+unlock, 1 client", value: solo, unit: "cycles/s",
-            baseline: soloLimit, target: "ratio >= 0.90"))
+        report(
+            EtcdBenchResult(
+                name: "etcd.lock.1client", description: "lock+unlock, 1 client", value: solo, unit: "cycles/s",
+                baseline: soloLimit, target: "ratio >= 0.90"))
         try await printRequestsPerCycle(soloLocks, counters)
         let (spread, spreadLimit) = try await compare(
             locks(sessions, names: (0..<8).map { "\(tag)-own-\($0)" }), with: pairs(sessions))
-        report(EtcdBenchResult(
-            name: "etcd.lock.8clients.8names", description: "lock+unlock, 8 clients on 8 names", value: spread,
-            unit: "cycles/s", baseline: spreadLimit, target: "ratio >= 0.90"))
+        report(
+            EtcdBenchResult(
+                name: "etcd.lock.8clients.8names", description: "lock+unlock, 8 clients on 8 names", value: spread,
+                unit: "cycles/s", baseline: spreadLimit, target: "ratio >= 0.90"))
         let sharedLocks = try locks(sessions, names: Array(repeating: "\(tag)-shared", count: 8))
         let (shared, sharedLimit) = try await compare(sharedLocks, with: pairs(sessions))
-        report(EtcdBenchResult(
-            name: "etcd.lock.8clients.1name", description: "lock+unlock, 8 clients on 1 name", value: shared,
-            unit: "cycles/s", baseline: sharedLimit, target: ">= 300 cycles/s"))
+        report(
+            EtcdBenchResult(
+                name: "etcd.lock.8clients.1name", description: "lock+unlock, 8 clients on 1 name", value: shared,
+                unit: "cycles/s", baseline: sharedLimit, target: ">= 300 cycles/s"))
         try await printRequestsPerCycle(sharedLocks, counters)
         let (transactions, transactionsLimit) = try await compare(recipeTransactions(single[0]), with: pairs(single))
-        report(EtcdBenchResult(
-            name: "etcd.txnpair.1client", description: "the recipe's two txns by hand, 1 client", value: transactions,
-            unit: "pairs/s", baseline: transactionsLimit, target: nil))
+        report(
+            EtcdBenchResult(
+                name: "etcd.txnpair.1client", description: "the recipe's two txns by hand, 1 client",
+                value: transactions,
+                unit: "pairs/s", baseline: transactionsLimit, target: nil))
 
         for session in sessions { try? await session.close() }
     }
@@ -283,18 +293,22 @@ private struct EtcdBench {
     private func recipeTransactions(_ session: Session) -> [EtcdBenchCycle] {
         let backend = session.client.backend, lease = session.lease
         let prefix = Key("\(tag)-txn/"), key = Key("\(tag)-txn/\(lease.hex)")
-        return [{
-            let created = try await backend.txn(TxnRequest(
-                compare: [Compare(key, .createRevision(0), .equal)],
-                success: [
-                    .put(PutRequest(key: key, value: [], lease: lease)),
-                    .range(RangeRequest(.prefix(prefix), limit: 1, sortOrder: .ascend, sortTarget: .create)),
-                ],
-                failure: [.range(RangeRequest(.key(key)))]))
-            _ = try await backend.txn(TxnRequest(
-                compare: [Compare(key, .createRevision(created.revision), .equal)],
-                success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
-        }]
+        return [
+            {
+                let created = try await backend.txn(
+                    TxnRequest(
+                        compare: [Compare(key, .createRevision(0), .equal)],
+                        success: [
+                            .put(PutRequest(key: key, value: [], lease: lease)),
+                            .range(RangeRequest(.prefix(prefix), limit: 1, sortOrder: .ascend, sortTarget: .create)),
+                        ],
+                        failure: [.range(RangeRequest(.key(key)))]))
+                _ = try await backend.txn(
+                    TxnRequest(
+                        compare: [Compare(key, .createRevision(created.revision), .equal)],
+                        success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
+            }
+        ]
     }
 
     /// Runs `subject` and `baseline` alternately for ``EtcdBench/rounds`` rounds, each round a

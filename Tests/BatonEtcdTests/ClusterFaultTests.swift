@@ -25,7 +25,11 @@ import Testing
         let options = "?dial-timeout=500ms"
         let a = try await BatonClient.connect(connection + options, environment: BatonEnvironment(events: log.sink))
         let b = try await BatonClient.connect(connection + options, environment: BatonEnvironment(events: log.sink))
-        defer { Task { await a.close(); await b.close() } }
+        defer {
+            Task {
+                await a.close(); await b.close()
+            }
+        }
         let sessionA = try await a.session(ttl: ttl), sessionB = try await b.session(ttl: ttl)
         let grant = try await sessionA.mutex("c").lock()
         let waiter = Task { try await sessionB.mutex("c").lock() }
@@ -93,7 +97,11 @@ import Testing
         let endpoints = [leader.clientURL] + cluster.members.filter { $0 !== leader }.map(\.clientURL)
         let connection = "etcd:" + endpoints.joined(separator: ",") + "?dial-timeout=500ms&request-timeout=3s"
         let a = try await BatonClient.connect(connection), b = try await BatonClient.connect(connection)
-        defer { Task { await a.close(); await b.close() } }
+        defer {
+            Task {
+                await a.close(); await b.close()
+            }
+        }
         let sessionA = try await a.session(ttl: .seconds(10)), sessionB = try await b.session(ttl: .seconds(10))
         let grant = try await sessionA.mutex("u").lock()
         let waiter = Task { try await sessionB.mutex("u").lock() }

@@ -20,7 +20,9 @@ import Testing
         sourceLocation: SourceLocation = #_sourceLocation
     ) async -> BatonError? {
         let start = clock.now
-        let error = await expectBatonError(code, within: timeout + .seconds(5), "session() on \(connection)", sourceLocation: sourceLocation) {
+        let error = await expectBatonError(
+            code, within: timeout + .seconds(5), "session() on \(connection)", sourceLocation: sourceLocation
+        ) {
             let client = try await BatonClient.connect(connection)
             defer { Task { await client.close() } }
             return try await client.session(ttl: .seconds(10))
@@ -35,7 +37,8 @@ import Testing
         let dead = try FreePort.reserve(2).map { "http://127.0.0.1:\($0)" }
         // Refused connections fail at once, not after the (long) dial timeout.
         let error = await expectSessionFails(
-            "etcd:\(dead.joined(separator: ","))?dial-timeout=10s&request-timeout=20s", .unavailable, within: .seconds(4))
+            "etcd:\(dead.joined(separator: ","))?dial-timeout=10s&request-timeout=20s", .unavailable,
+            within: .seconds(4))
         #expect(error?.message.contains(dead[1]) == true, "\(String(describing: error))")
     }
 

@@ -71,7 +71,9 @@ import Testing
         defer { for client in clients { Task { await client.close() } } }
         var sessions: [Session] = []
         for client in clients { sessions.append(try await client.session(ttl: Self.ttl)) }
-        let (lockSession, scopedSession, leaderSession, waiterSession) = (sessions[0], sessions[1], sessions[2], sessions[3])
+        let (lockSession, scopedSession, leaderSession, waiterSession) = (
+            sessions[0], sessions[1], sessions[2], sessions[3]
+        )
 
         // A plain grant, a withLock body, a leadership and a waiter queued behind the grant.
         let grant = try await lockSession.mutex("held").lock()
@@ -119,7 +121,8 @@ import Testing
         let lateness = sessions.map { wakeLateness(for: $0, log) }
         let deadlineForAll = Self.ttl + Self.interval + Self.slack
         #expect(try await bounded(deadlineForAll, "grant.lost()") { try await lockLost.value }.code == .lockLost)
-        #expect(try await bounded(deadlineForAll, "leadership.lost()") { try await leadershipLost.value }.code == .lockLost)
+        #expect(
+            try await bounded(deadlineForAll, "leadership.lost()") { try await leadershipLost.value }.code == .lockLost)
         for session in sessions {
             #expect(try await bounded(deadlineForAll, "session.ended()") { try await session.ended() } == .expired)
         }
@@ -129,10 +132,12 @@ import Testing
 
         // Each learned within TTL + one keep-alive interval of its session's last renewal.
         expectLearnedInTime("the grant", learned.value["grant"], lockSession, log, lateness: await lateness[0].value)
-        expectLearnedInTime("the withLock body", bodyCancelled.value, scopedSession, log, lateness: await lateness[1].value)
+        expectLearnedInTime(
+            "the withLock body", bodyCancelled.value, scopedSession, log, lateness: await lateness[1].value)
         expectLearnedInTime(
             "the leadership", learned.value["leadership"], leaderSession, log, lateness: await lateness[2].value)
-        expectLearnedInTime("the waiter", learned.value["waiter"], waiterSession, log, lateness: await lateness[3].value)
+        expectLearnedInTime(
+            "the waiter", learned.value["waiter"], waiterSession, log, lateness: await lateness[3].value)
 
         // Nobody still believes it holds, and everyone was told why.
         #expect(!grant.isHeld && !leadership.isLeader)
@@ -166,7 +171,11 @@ import Testing
         let ttl = Duration.seconds(5)  // longer than a restart (~2 s), so the sessions can recover
         let holderClient = try await client("etcd:\(etcd.clientURL)", log)
         let waiterClient = try await client("etcd:\(etcd.clientURL)", log)
-        defer { Task { await holderClient.close(); await waiterClient.close() } }
+        defer {
+            Task {
+                await holderClient.close(); await waiterClient.close()
+            }
+        }
         let holderSession = try await holderClient.session(ttl: ttl)
         let waiterSession = try await waiterClient.session(ttl: ttl)
         let grant = try await holderSession.mutex("k").lock()
@@ -179,9 +188,13 @@ import Testing
 
         // Each session either renews through the restarted server (its lease survived: etcd keeps
         // leases across a restart) or reports its end; which one depends on how long the restart took.
-        let holderRecovered = try await log.waitForRenewalOrEnd(of: holderSession.lease, after: restarted, within: ttl + Self.slack)
-        let waiterRecovered = try await log.waitForRenewalOrEnd(of: waiterSession.lease, after: restarted, within: ttl + Self.slack)
-        print("restart: holder session \(holderRecovered ? "recovered" : "ended"), waiter session \(waiterRecovered ? "recovered" : "ended")")
+        let holderRecovered = try await log.waitForRenewalOrEnd(
+            of: holderSession.lease, after: restarted, within: ttl + Self.slack)
+        let waiterRecovered = try await log.waitForRenewalOrEnd(
+            of: waiterSession.lease, after: restarted, within: ttl + Self.slack)
+        print(
+            "restart: holder session \(holderRecovered ? "recovered" : "ended"), waiter session \(waiterRecovered ? "recovered" : "ended")"
+        )
         if holderRecovered {
             #expect(holderSession.end == nil && grant.isHeld)
             #expect(try await holderClient.backend.leaseTimeToLive(holderSession.lease, keys: false).ttl > 0)
@@ -194,7 +207,9 @@ import Testing
 
         // The waiter is not stuck: its lock() returns (once the holder unlocked, or its lease ran
         // out on the server) or throws because its own session ended.
-        let outcome = try await bounded(ttl + Self.slack, "the waiter's lock()") { await Result { try await waiter.value } }
+        let outcome = try await bounded(ttl + Self.slack, "the waiter's lock()") {
+            await Result { try await waiter.value }
+        }
         switch outcome {
         case .success(let next):
             #expect(next.fencingToken > grant.fencingToken)
@@ -214,7 +229,11 @@ import Testing
         let log = EventLog()
         let holderClient = try await client("etcd:\(etcd.clientURL)", log)
         let waiterClient = try await client("etcd:\(etcd.clientURL)", log)
-        defer { Task { await holderClient.close(); await waiterClient.close() } }
+        defer {
+            Task {
+                await holderClient.close(); await waiterClient.close()
+            }
+        }
         let holderSession = try await holderClient.session(ttl: Self.ttl)
         let waiterSession = try await waiterClient.session(ttl: Self.ttl)
         let grant = try await holderSession.mutex("k").lock()
@@ -222,7 +241,8 @@ import Testing
         #expect(await etcd.waitForMetric(Self.watchers) { $0 == 2 } == 2)  // the waiter is parked
 
         await etcd.kill()
-        let holderLateness = wakeLateness(for: holderSession, log), waiterLateness = wakeLateness(for: waiterSession, log)
+        let holderLateness = wakeLateness(for: holderSession, log),
+            waiterLateness = wakeLateness(for: waiterSession, log)
         let lost = try await bounded(Self.ttl + Self.interval + Self.slack, "grant.lost()") { try await grant.lost() }
         expectLearnedInTime("the grant", .now, holderSession, log, lateness: await holderLateness.value)
         #expect(lost.code == .lockLost && !grant.isHeld && holderSession.end == .expired)
@@ -239,7 +259,9 @@ import Testing
         let fresh = try await client("etcd:\(etcd.clientURL)", log)
         defer { Task { await fresh.close() } }
         let session = try await bounded(Self.slack, "a new session") { try await fresh.session(ttl: Self.ttl) }
-        let regained = try await bounded(Self.ttl + Self.slack, "lock after the restart") { try await session.mutex("k").lock() }
+        let regained = try await bounded(Self.ttl + Self.slack, "lock after the restart") {
+            try await session.mutex("k").lock()
+        }
         #expect(regained.fencingToken > grant.fencingToken)
         #expect(try await keys(fresh.backend, "k/") == [regained.key.description])
         try await regained.unlock()

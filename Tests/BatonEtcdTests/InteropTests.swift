@@ -38,7 +38,9 @@ import Testing
         defer { Task { await client.close() } }
         let session = try await client.session(ttl: .seconds(10))
         let mutex = try session.mutex("shared")
-        await expectBatonError(.locked, within: .seconds(5), "tryLock while etcdctl holds") { try await mutex.tryLock() }
+        await expectBatonError(.locked, within: .seconds(5), "tryLock while etcdctl holds") {
+            try await mutex.tryLock()
+        }
         #expect(try await keys(client.backend, "shared/") == [held.key])  // tryLock left no key behind
 
         // Baton queues behind etcdctl; once it holds, it looks whether etcdctl's key is still there.
@@ -74,7 +76,8 @@ import Testing
         let etcdctl = try #require(EtcdServer.etcdctlBinary)
         let waiter = try EtcdctlProcess.start(
             etcd, "lock", "shared", "--", "sh", "-c",
-            #"echo "$ETCD_LOCK_KEY $ETCD_LOCK_REV"; "# + "'\(etcdctl)' --endpoints=\(etcd.clientURL) get --prefix shared/ --keys-only")
+            #"echo "$ETCD_LOCK_KEY $ETCD_LOCK_REV"; "#
+                + "'\(etcdctl)' --endpoints=\(etcd.clientURL) get --prefix shared/ --keys-only")
         defer { waiter.kill() }
         let queued = try await waitForKeys(client.backend, "shared/", count: 2)
         #expect(queued.first == grant.key.description)
@@ -118,7 +121,9 @@ import Testing
         }
         defer { observing.cancel() }
         func observedLeaders(_ count: Int) async throws -> [String] {
-            try await observed.wait(within: .seconds(10), for: "\(count) leader events") { $0.count >= count ? $0 : nil }
+            try await observed.wait(within: .seconds(10), for: "\(count) leader events") {
+                $0.count >= count ? $0 : nil
+            }
         }
         #expect(try await observedLeaders(1) == ["\(firstKey)=ctl-1"])
 
@@ -128,7 +133,9 @@ import Testing
         #expect(try await election.leader().valueString == "ctl-1")
         first.interrupt()
         #expect(try await first.exitStatus() == 0)
-        let leadership = try await bounded(.seconds(10), "Baton's campaign after etcdctl resigned") { try await campaign.value }
+        let leadership = try await bounded(.seconds(10), "Baton's campaign after etcdctl resigned") {
+            try await campaign.value
+        }
         #expect(leadership.key.description == candidates[1])
         #expect(try await observedLeaders(2).last == "\(leadership.key)=baton-1")
 
@@ -140,7 +147,10 @@ import Testing
         try await leadership.proclaim("baton-2")
         #expect(try await observedLeaders(3).last == "\(leadership.key)=baton-2")
         #expect(try await observer.line(5) == "baton-2")
-        #expect(Array(observer.lines.prefix(6)) == [firstKey, "ctl-1", leadership.key.description, "baton-1", leadership.key.description, "baton-2"])
+        #expect(
+            Array(observer.lines.prefix(6)) == [
+                firstKey, "ctl-1", leadership.key.description, "baton-1", leadership.key.description, "baton-2",
+            ])
 
         // The other way round: etcdctl campaigns behind Baton and is elected only once Baton resigns.
         let second = try EtcdctlProcess.start(etcd, "elect", "vote", "ctl-2")
@@ -164,7 +174,8 @@ import Testing
         let etcd = try await EtcdServer.start()
         defer { etcd.destroy() }
         let gate = try ShellGate()
-        let holder = try EtcdctlProcess.start(etcd, "lock", "jobs/x", "--", "sh", "-c", #"echo "$ETCD_LOCK_KEY"; "# + gate.waitCommand)
+        let holder = try EtcdctlProcess.start(
+            etcd, "lock", "jobs/x", "--", "sh", "-c", #"echo "$ETCD_LOCK_KEY"; "# + gate.waitCommand)
         defer { holder.kill() }
         let held = try await holder.line(0)
 
@@ -172,7 +183,9 @@ import Testing
         let prefixed = try await BatonClient.connect(etcd.connectionString("prefix=jobs/"))
         defer { Task { await prefixed.close() } }
         let mutex = try await prefixed.session(ttl: .seconds(10)).mutex("x")
-        await expectBatonError(.locked, within: .seconds(5), "tryLock on jobs/x while etcdctl holds") { try await mutex.tryLock() }
+        await expectBatonError(.locked, within: .seconds(5), "tryLock on jobs/x while etcdctl holds") {
+            try await mutex.tryLock()
+        }
 
         // Without it, Baton's name `jobs/x` is escaped: a different lock, which does not collide.
         let plain = try await BatonClient.connect(etcd.connectionString())

@@ -104,7 +104,9 @@ final class EventLog: Sendable {
     }
 
     /// Waits until `lease` has been renewed after `instant`.
-    func waitForRenewal(of lease: LeaseID, after instant: ContinuousClock.Instant, within timeout: Duration) async throws {
+    func waitForRenewal(of lease: LeaseID, after instant: ContinuousClock.Instant, within timeout: Duration)
+        async throws
+    {
         try await entries.wait(within: timeout, for: "renewal of \(lease)") { entries in
             entries.contains { entry in
                 guard entry.at > instant, case .sessionRenewed(let id, _) = entry.event else { return false }

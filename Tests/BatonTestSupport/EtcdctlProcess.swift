@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A long-running `etcdctl` (`lock`, `elect`, `elect -l`) whose output is read line by line as it
@@ -141,7 +141,8 @@ public final class EtcdctlProcess: Sendable, CustomStringConvertible {
             }
             output.partial.append(data)
             while let newline = output.partial.firstIndex(of: UInt8(ascii: "\n")) {
-                output.lines.append(String(decoding: output.partial[output.partial.startIndex..<newline], as: UTF8.self))
+                output.lines.append(
+                    String(decoding: output.partial[output.partial.startIndex..<newline], as: UTF8.self))
                 output.partial = Data(output.partial[(newline + 1)...])
             }
         }
