@@ -184,6 +184,10 @@ public struct DistributedMutex: Sendable {
             try await grant.unlock()
         } catch let error as BatonError where error.code == .lockReleased {
             if case .success = result { throw BatonError(.lockLost, "lock \(name) was lost before unlock", cause: error) }
+        } catch {
+            // Once the lock is lost, unlocking only tidies up (the key is gone or dies with its
+            // lease): a store that cannot be reached then must not hide `lockLost`.
+            guard case .failure(let lost as BatonError) = result, lost.code == .lockLost else { throw error }
         }
         return try result.get()
     }

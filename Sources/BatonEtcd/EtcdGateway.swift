@@ -104,12 +104,26 @@ public final class EtcdGateway: Sendable {
 
     /// POSTs a JSON request and decodes a 200 reply.
     ///
+    /// An idempotent request that etcd answers with 503 (gRPC `Unavailable`: `leader changed`, `no
+    /// leader`, a read index that timed out — a cluster electing a leader) is sent again after a
+    /// pause of 50 ms doubling to 500 ms, for at most the request timeout in pauses, as Go's client
+    /// retries its repeatable calls: a linearizable read in flight when a leader dies fails that way
+    /// about a second later, once the new leader is elected.
+    ///
     /// - Throws: the mapped gateway error for another status; `malformedResponse` for a body that
     ///   does not decode; transport errors as ``post(_:_:idempotent:)``.
     func call<Response: Decodable>(
         _ path: String, _ request: some Encodable, as type: Response.Type, idempotent: Bool
     ) async throws -> Response {
-        let reply = try await post(path, GatewayJSON.encode(request), idempotent: idempotent)
+        let body = GatewayJSON.encode(request)
+        var reply = try await post(path, body, idempotent: idempotent)
+        var pause = Duration.milliseconds(50), paused = Duration.zero
+        while idempotent, reply.status == 503, paused + pause <= configuration.requestTimeout {
+            try await transport.sleeper.sleep(for: pause)
+            paused += pause
+            pause = min(pause * 2, .milliseconds(500))
+            reply = try await post(path, body, idempotent: idempotent)
+        }
         guard reply.status == 200 else { throw GatewayStatus.error(httpStatus: reply.status, body: reply.body) }
         return try GatewayJSON.decode(type, from: reply.body)
     }

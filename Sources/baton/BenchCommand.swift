@@ -19,7 +19,7 @@ func runBench(_ arguments: [String]) async -> Int32 {
 
 private let benchUsage = """
     usage: baton bench local [--json] [--quick | --size full|quick|tiny] [--only NAME[,NAME...]]
-           baton bench etcd --endpoints URL
+           baton bench etcd --endpoints URL[,URL] [--seconds N] [--json]
     """
 
 /// The options of `baton bench local`.

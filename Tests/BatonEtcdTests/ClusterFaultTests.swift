@@ -1,0 +1,131 @@
+import Baton
+import BatonEtcd
+import BatonTestSupport
+import Testing
+
+/// A three-member etcd cluster losing a member under the recipes: clients configured with every
+/// endpoint carry on through the others.
+///
+/// Real time is under test here too (elections, failover); every wait is bounded. See
+/// ``FaultTests`` for why.
+@Suite(.enabled(if: EtcdServer.isEnabled), .serialized) struct ClusterFaultTests {
+    @Test(arguments: ["follower", "leader"])
+    func locksKeepWorkingWhenAClusterMemberIsKilled(_ victimRole: String) async throws {
+        let cluster = try await EtcdCluster.start()
+        defer { cluster.destroy() }
+        let leader = try #require(await cluster.leader())
+        let victim = victimRole == "leader" ? leader : try #require(cluster.members.first { $0 !== leader })
+        // The member that dies is every client's first endpoint, the one in use.
+        let endpoints = [victim.clientURL] + cluster.members.filter { $0 !== victim }.map(\.clientURL)
+        let connection = "etcd:" + endpoints.joined(separator: ",")
+        let log = EventLog()
+        // A production-like TTL: a keep-alive sent during the leader election waits for the new
+        // leader, and the session must outlive that wait.
+        let ttl = Duration.seconds(10)
+        let options = "?dial-timeout=500ms"
+        let a = try await BatonClient.connect(connection + options, environment: BatonEnvironment(events: log.sink))
+        let b = try await BatonClient.connect(connection + options, environment: BatonEnvironment(events: log.sink))
+        defer {
+            Task {
+                await a.close(); await b.close()
+            }
+        }
+        let sessionA = try await a.session(ttl: ttl), sessionB = try await b.session(ttl: ttl)
+        let grant = try await sessionA.mutex("c").lock()
+        let waiter = Task { try await sessionB.mutex("c").lock() }
+        try await waitForKeys(a.backend, "c/", count: 2)
+        // The waiter is parked on its two watches (of its predecessor and its own key), which go to
+        // the first endpoint. (Killed before that, its waiter-key transaction could be cut off after
+        // etcd applied it: lock() then fails and leaves the key behind — a known issue.)
+        #expect(await victim.waitForMetric(FaultTests.watchers) { $0 == 2 } == 2)
+        await victim.kill()
+        let killed = ContinuousClock.now
+        if victim === leader {
+            // A write sent before the others notice the leader is gone is dropped and times out
+            // (etcd answers "request timed out, possibly due to previous leader failure" after 7 s;
+            // see anUnlockLostToALeaderFailureStrandsTheLockUntilTheSessionEnds). Wait for the new leader (~1.3 s), as a client
+            // retrying would.
+            try await bounded(FaultTests.slack, "a new leader") {
+                while await cluster.leader() == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+        }
+        // The holder's fenced write and its unlock go through the other members; the waiter gets in.
+        _ = try await grant.txnIfHeld([.put(PutRequest(key: "resource", value: Array("a".utf8)))])
+        try await grant.unlock()
+        let next = try await bounded(FaultTests.slack, "the waiter's lock()") { try await waiter.value }
+        #expect(next.fencingToken > grant.fencingToken)
+        try await next.unlock()
+        try await bounded(FaultTests.slack, "ten more lock+unlock cycles") {
+            for cycle in 0..<10 {
+                let grant = try await (cycle % 2 == 0 ? sessionA : sessionB).mutex("c").lock()
+                try await grant.unlock()
+            }
+        }
+        // Both sessions keep renewing their leases through the remaining members.
+        try await log.waitForRenewal(of: sessionA.lease, after: killed, within: ttl)
+        try await log.waitForRenewal(of: sessionB.lease, after: killed, within: ttl)
+        #expect(sessionA.end == nil && sessionB.end == nil)
+        #expect(try await keys(a.backend, "c/").isEmpty)
+    }
+
+    @Test func aReadDuringALeaderElectionWaitsForTheNewLeader() async throws {
+        let cluster = try await EtcdCluster.start()
+        defer { cluster.destroy() }
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(cluster.members.first { $0 !== leader })
+        let gateway = try EtcdGateway(configuration: EtcdConfiguration(endpoints: [follower.clientURL]))
+        defer { gateway.closeSoon() }
+        _ = try await gateway.put(PutRequest(key: "r", value: Array("1".utf8)))
+        await leader.kill()
+        // The follower cannot confirm a linearizable read until a new leader is elected (~1.3 s);
+        // then etcd answers the pending read "leader changed" (HTTP 503), and the gateway asks again.
+        let read = try await bounded(FaultTests.slack, "a read during the election") {
+            try await gateway.range(RangeRequest(.key("r")))
+        }
+        #expect(read.kvs.first?.valueString == "1")
+    }
+
+    /// A known issue of the recipe, kept here as evidence (see the etcd2 report): an unlock whose
+    /// outcome the client cannot know still consumes the grant. Here it is sent just after the
+    /// leader died; the member it reaches forwards it to the dead leader, etcd drops it, and the
+    /// request times out. The key stays, on a session that goes on renewing, so the next waiter is
+    /// stuck until that session ends — and `unlock()` cannot be retried: it says `lockReleased`.
+    @Test func anUnlockLostToALeaderFailureStrandsTheLockUntilTheSessionEnds() async throws {
+        let cluster = try await EtcdCluster.start()
+        defer { cluster.destroy() }
+        let leader = try #require(await cluster.leader())
+        let endpoints = [leader.clientURL] + cluster.members.filter { $0 !== leader }.map(\.clientURL)
+        let connection = "etcd:" + endpoints.joined(separator: ",") + "?dial-timeout=500ms&request-timeout=3s"
+        let a = try await BatonClient.connect(connection), b = try await BatonClient.connect(connection)
+        defer {
+            Task {
+                await a.close(); await b.close()
+            }
+        }
+        let sessionA = try await a.session(ttl: .seconds(10)), sessionB = try await b.session(ttl: .seconds(10))
+        let grant = try await sessionA.mutex("u").lock()
+        let waiter = Task { try await sessionB.mutex("u").lock() }
+        #expect(await leader.waitForMetric(FaultTests.watchers) { $0 == 2 } == 2)  // the waiter is parked
+
+        await leader.kill()
+        await withKnownIssue("an unlock that times out consumes the grant but leaves the key") {
+            try await grant.unlock()
+        }
+        try await bounded(FaultTests.slack, "a new leader") {
+            while await cluster.leader() == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let stranded = try await keys(a.backend, "u/").contains(grant.key.description)
+        withKnownIssue("the unlocked grant's key stays, with a live lease") { #expect(!stranded) }
+        if stranded {
+            // Nobody holds the lock, yet its key lives on with a live lease.
+            #expect(!grant.isHeld && sessionA.end == nil)
+            #expect(try await a.backend.leaseTimeToLive(sessionA.lease, keys: false).ttl > 0)
+            await expectBatonError(.lockReleased, within: FaultTests.slack, "unlock again") { try await grant.unlock() }
+            // The only way out today: end the session (its lease and key go with it).
+            try await sessionA.close()
+        }
+        let next = try await bounded(FaultTests.slack, "the waiter's lock()") { try await waiter.value }
+        #expect(next.fencingToken > grant.fencingToken)
+        try await next.unlock()
+    }
+}

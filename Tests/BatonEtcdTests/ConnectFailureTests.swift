@@ -1,0 +1,97 @@
+import Baton
+import BatonTestSupport
+import Testing
+
+/// Bad input at the recipe level: `BatonClient.connect` and the first `session()` against an
+/// endpoint that is down, a server that is not etcd, a server that never answers and wrong
+/// credentials each fail with a clear `BatonError` that carries its cause, within the configured
+/// timeouts. (The gateway tests cover the raw calls.)
+///
+/// The time bounds allow up to four seconds of scheduling delay: other suites of the same test
+/// process can keep the cooperative thread pool busy that long. Each bound still stays below what
+/// the default timeouts (3 s dial, 5 s request) would take.
+@Suite(.enabled(if: EtcdServer.isEnabled)) struct ConnectFailureTests {
+    private let clock = ContinuousClock()
+
+    /// Connects, starts a session, and expects `code` within `timeout`; returns the error.
+    @discardableResult
+    private func expectSessionFails(
+        _ connection: String, _ code: BatonError.Code, within timeout: Duration,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> BatonError? {
+        let start = clock.now
+        let error = await expectBatonError(
+            code, within: timeout + .seconds(5), "session() on \(connection)", sourceLocation: sourceLocation
+        ) {
+            let client = try await BatonClient.connect(connection)
+            defer { Task { await client.close() } }
+            return try await client.session(ttl: .seconds(10))
+        }
+        let elapsed = start.duration(to: clock.now)
+        #expect(elapsed < timeout, "took \(elapsed.seconds) s", sourceLocation: sourceLocation)
+        #expect(error?.cause != nil, "\(String(describing: error)) has no cause", sourceLocation: sourceLocation)
+        return error
+    }
+
+    @Test func unreachableEndpointsAreUnavailableAtOnce() async throws {
+        let dead = try FreePort.reserve(2).map { "http://127.0.0.1:\($0)" }
+        // Refused connections fail at once, not after the (long) dial timeout.
+        let error = await expectSessionFails(
+            "etcd:\(dead.joined(separator: ","))?dial-timeout=10s&request-timeout=20s", .unavailable,
+            within: .seconds(4))
+        #expect(error?.message.contains(dead[1]) == true, "\(String(describing: error))")
+    }
+
+    @Test(arguments: [
+        StubHTTPServer.Behaviour.respond(status: 404, contentType: "text/plain", body: "404 page not found"),
+        .respond(status: 200, contentType: "text/html", body: "<html><body>a web server</body></html>"),
+        .garbage,
+    ])
+    func aServerThatIsNotEtcdIsMalformed(_ behaviour: StubHTTPServer.Behaviour) async throws {
+        let stub = try StubHTTPServer(behaviour)
+        defer { stub.stop() }
+        await expectSessionFails("etcd:\(stub.url)?request-timeout=20s", .malformedResponse, within: .seconds(4))
+    }
+
+    @Test func aServerThatNeverAnswersTimesOut() async throws {
+        let silent = try StubHTTPServer(.silent)
+        defer { silent.stop() }
+        let start = clock.now
+        await expectSessionFails("etcd:\(silent.url)?request-timeout=1s", .timeout, within: .seconds(1 + 4))
+        #expect(start.duration(to: clock.now) >= .seconds(1))
+    }
+
+    @Test func wrongCredentialsAreRejectedAndRightOnesWork() async throws {
+        let etcd = try await EtcdServer.start()
+        defer { etcd.destroy() }
+        try etcd.etcdctl("user", "add", "root:pw")
+        try etcd.etcdctl("auth", "enable")
+        let wrong = await expectSessionFails(
+            etcd.connectionString("username=root", "password=nope"), .authenticationFailed, within: .seconds(4))
+        #expect(wrong?.message.contains("root") == true)
+
+        // Without credentials, etcd 3.4 still grants the lease (it checks no permission for that),
+        // so the session starts; the first lock is refused.
+        let anonymous = try await BatonClient.connect(etcd.connectionString())
+        defer { Task { await anonymous.close() } }
+        let stranger = try await anonymous.session(ttl: .seconds(10))
+        let refused = await expectBatonError(.authenticationFailed, within: .seconds(5), "an anonymous lock") {
+            try await stranger.mutex("guarded").lock()
+        }
+        #expect(refused?.cause != nil)
+        stranger.orphan()
+
+        let client = try await BatonClient.connect(etcd.connectionString("username=root", "password=pw"))
+        defer { Task { await client.close() } }
+        let session = try await client.session(ttl: .seconds(10))
+        let grant = try await session.mutex("guarded").lock()
+        try await grant.unlock()
+        try await session.close()
+    }
+
+    @Test func anHTTPSEndpointIsRefusedByConnect() async throws {
+        await expectBatonError(.invalidArgument, within: .seconds(5), "connect to https") {
+            try await BatonClient.connect("etcd:https://127.0.0.1:2379")
+        }
+    }
+}
