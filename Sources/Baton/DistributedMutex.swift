@@ -116,6 +116,8 @@ public struct DistributedMutex: Sendable {
             let grant = try await acquireKey(wait: wait)
             session.environment.events.emit(.lockAcquired(name: name, key: grant.key, token: grant.fencingToken))
             return grant
+        } catch let unresolved as WaiterKeyUnresolved {
+            throw unresolved.cause  // the clean-up task releases the gate
         } catch {
             await session.gates.release(recipe.prefix)
             throw error
@@ -123,24 +125,19 @@ public struct DistributedMutex: Sendable {
     }
 
     private func acquireKey(wait: Bool) async throws -> LockGrant {
-        let key = session.key(in: recipe)
-        let (revision, owner) = try await session.createWaiterKey(recipe, value: [])
+        let waiter = try await session.createWaiterKey(recipe, value: [])
         do {
-            if owner?.createRevision != revision {
-                guard wait else { throw BatonError(.locked, "lock \(name) is held by \(owner.map { "\($0.key)" } ?? "another holder")") }
-                session.environment.events.emit(.lockWaiting(name: name, key: key, token: revision))
-                try await session.waitForPredecessors(recipe, revision: revision)
-                if !session.environment.mutations.contains(.noRecheck) {
-                    // The predecessor is gone; make sure our own key survived the wait (etcd #19597).
-                    let own = try await session.backend.range(RangeRequest(.key(key)))
-                    guard own.kvs.first?.createRevision == revision else {
-                        throw BatonError(.lockLost, "waiter key \(key) vanished while waiting")
-                    }
+            if !waiter.owns {
+                guard wait else {
+                    throw BatonError(.locked, "lock \(name) is held by \(waiter.owner.map { "\($0.key)" } ?? "another holder")")
                 }
+                session.environment.events.emit(.lockWaiting(name: name, key: waiter.key, token: waiter.revision))
+                try await session.waitForPredecessors(
+                    recipe, waiter: waiter, recheck: !session.environment.mutations.contains(.noRecheck))
             }
-            return LockGrant(hold: KeyHold(session: session, name: recipe, createRevision: revision))
+            return LockGrant(hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
         } catch {
-            await session.deleteWaiterKey(key, createRevision: revision)
+            await session.deleteWaiterKey(waiter.key, createRevision: waiter.revision)
             throw error
         }
     }

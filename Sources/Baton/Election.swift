@@ -30,24 +30,19 @@ public struct Election: Sendable {
         try session.checkAlive()
         let gate = recipe.prefix
         try await session.gates.acquire(gate, environment: session.environment)
-        let key = session.key(in: recipe)
         let planted = session.environment.mutations.contains(.unguardedCampaign)
         do {
-            let (revision, owner) = try await session.createWaiterKey(recipe, value: Array(value.utf8))
+            let waiter = try await session.createWaiterKey(recipe, value: Array(value.utf8))
             do {
-                if owner?.createRevision != revision {
-                    try await session.waitForPredecessors(recipe, revision: revision, onlyOnce: planted)
-                    let own = try await session.backend.range(RangeRequest(.key(key)))
-                    guard own.kvs.first?.createRevision == revision else {
-                        throw BatonError(.lockLost, "candidate key \(key) vanished while waiting")
-                    }
-                }
+                if !waiter.owns { try await session.waitForPredecessors(recipe, waiter: waiter, onlyOnce: planted) }
             } catch {
-                await session.deleteWaiterKey(key, createRevision: revision)
+                await session.deleteWaiterKey(waiter.key, createRevision: waiter.revision)
                 throw error
             }
-            session.environment.events.emit(.leaderElected(election: name, key: key, term: revision))
-            return Leadership(election: self, hold: KeyHold(session: session, name: recipe, createRevision: revision))
+            session.environment.events.emit(.leaderElected(election: name, key: waiter.key, term: waiter.revision))
+            return Leadership(election: self, hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
+        } catch let unresolved as WaiterKeyUnresolved {
+            throw unresolved.cause  // the clean-up task releases the gate
         } catch {
             await session.gates.release(gate)
             throw error

@@ -52,32 +52,42 @@ final class KeyHold: Sendable {
 
     /// Deletes the key if it is still this generation and frees the session's local gate.
     ///
-    /// Runs to completion even if the caller is cancelled.
+    /// Runs to completion even if the caller is cancelled. A delete whose outcome is unknown (the
+    /// store timed out or dropped the connection — etcd may or may not have applied it) is retried,
+    /// with backoff on the session's clock, until it lands or the session ends: a compare-and-delete is
+    /// safe to repeat, and giving up would strand the key until the lease expires.
     /// - Parameter guarded: compare the create revision (false only for a planted bug).
-    /// - Throws: `lockReleased` if already released or no longer held; backend errors.
+    /// - Throws: `lockReleased` if already released or no longer held; `unavailable` when the session
+    ///   ended before the store could be reached (the key then goes with the lease); backend errors.
     func release(guarded: Bool) async throws {
         guard released.withLock({ (released: inout Bool) -> Bool in
             defer { released = true }
             return !released
         }) else { throw BatonError(.lockReleased, "\(key) was already released") }
-        let session = self.session, key = self.key, revision = self.createRevision, gate = name.prefix
-        let succeeded: Bool
-        do {
-            succeeded = try await session.runToCompletion {
-                if !guarded {
-                    _ = try await session.backend.deleteRange(DeleteRangeRequest(.key(key)))
-                    return true
+        let session = self.session, key = self.key, revision = self.createRevision
+        let delete: TxnRequest =
+            guarded
+            ? TxnRequest(
+                compare: [Compare(key, .createRevision(revision), .equal)],
+                success: [.deleteRange(DeleteRangeRequest(.key(key)))])
+            : TxnRequest(success: [.deleteRange(DeleteRangeRequest(.key(key)))])
+        let outcome = await Result {
+            try await session.runToCompletion {
+                var backoff = Duration.milliseconds(100)
+                while true {
+                    do {
+                        return try await session.backend.txn(delete).succeeded
+                    } catch let error as BatonError where error.code == .unavailable || error.code == .timeout {
+                        guard session.end == nil else {
+                            throw BatonError(.unavailable, "could not delete \(key); it goes when lease \(session.lease) does", cause: error)
+                        }
+                        try await session.environment.sleep(for: backoff)
+                        backoff = min(backoff * 2, .seconds(1))
+                    }
                 }
-                return try await session.backend.txn(TxnRequest(
-                    compare: [Compare(key, .createRevision(revision), .equal)],
-                    success: [.deleteRange(DeleteRangeRequest(.key(key)))])
-                ).succeeded
             }
-        } catch {
-            await session.gates.release(gate)
-            throw error
         }
-        await session.gates.release(gate)
-        guard succeeded else { throw BatonError(.lockReleased, "\(key) was not held any more (token \(revision))") }
+        await session.gates.release(name.prefix)
+        guard try outcome.get() else { throw BatonError(.lockReleased, "\(key) was not held any more (token \(revision))") }
     }
 }

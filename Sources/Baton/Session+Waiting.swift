@@ -3,60 +3,125 @@ import BatonCore
 /// The queue discipline shared by mutexes and elections: a waiter key per session under a name's
 /// prefix, ordered by create revision, each waiter watching only its immediate predecessor.
 extension Session {
-    /// Creates this session's waiter key under `name` in one transaction and reads the owner (the key
-    /// with the lowest create revision) in the same revision.
+    /// Creates this session's waiter key under `name` in one transaction and reads, in the same
+    /// revision, the owner (the key with the lowest create revision) and this key's predecessor (the
+    /// newest key created before it).
     ///
     /// A key this session left behind earlier (an unlock that failed to reach the store) is deleted and
     /// created afresh, so every grant gets a new, higher create revision.
-    /// - Returns: the new key's create revision and the current owner.
-    func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> (revision: Int64, owner: KeyValue?) {
+    ///
+    /// When the transaction's outcome is unknown — it timed out, the connection dropped, or the caller
+    /// was cancelled mid-request — the store may still apply it later. Then a background task reads the
+    /// key and deletes it by its create revision (a delete by lease alone could land late and take a
+    /// later generation), retrying until it knows or the session ends; it keeps the session's gate for
+    /// `name` until then, and this throws ``WaiterKeyUnresolved`` so the caller leaves the gate to it.
+    /// - Throws: `sessionExpired` when the lease is gone; ``WaiterKeyUnresolved``; backend errors.
+    func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> WaiterKey {
         let key = key(in: name)
         let owner = RangeRequest(.prefix(name.prefix), limit: 1, sortOrder: .ascend, sortTarget: .create)
-        for _ in 0..<3 {
-            let response = try await backend.txn(TxnRequest(
-                compare: [Compare(key, .createRevision(0), .equal)],
-                success: [.put(PutRequest(key: key, value: value, lease: lease)), .range(owner)],
-                failure: [.range(RangeRequest(.key(key)))]))
-            if response.succeeded {
-                return (response.revision, response.responses.last?.range?.kvs.first)
+        let newest = RangeRequest(.prefix(name.prefix), limit: 2, sortOrder: .descend, sortTarget: .create)
+        do {
+            for _ in 0..<3 {
+                let response = try await backend.txn(TxnRequest(
+                    compare: [Compare(key, .createRevision(0), .equal)],
+                    success: [.put(PutRequest(key: key, value: value, lease: lease)), .range(owner), .range(newest)],
+                    failure: [.range(RangeRequest(.key(key)))]))
+                if response.succeeded {
+                    let revision = response.revision
+                    let predecessor = response.responses[2].range?.kvs.first { $0.createRevision < revision }
+                    return WaiterKey(
+                        key: key, revision: revision, owner: response.responses[1].range?.kvs.first,
+                        predecessor: predecessor)
+                }
+                if let stale = response.responses.first?.range?.kvs.first {
+                    _ = try await backend.txn(TxnRequest(
+                        compare: [Compare(key, .createRevision(stale.createRevision), .equal)],
+                        success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
+                }
             }
-            if let stale = response.responses.first?.range?.kvs.first {
-                _ = try await backend.txn(TxnRequest(
-                    compare: [Compare(key, .createRevision(stale.createRevision), .equal)],
-                    success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
-            }
+            throw BatonError(.unavailable, "could not create waiter key \(key): it keeps reappearing")
+        } catch let error as BatonError where error.code == .leaseNotFound {
+            throw BatonError(.sessionExpired, "session \(lease) expired", cause: error)
+        } catch {
+            guard !backend.completesCancelledRequests, Session.outcomeUnknown(error) else { throw error }
+            environment.spawn { await self.resolveUnknownCreate(key, gate: name.prefix) }
+            throw WaiterKeyUnresolved(cause: error)
         }
-        throw BatonError(.unavailable, "could not create waiter key \(key): it keeps reappearing")
     }
 
-    /// Waits until no key under `name` has a create revision below `revision`, watching one
-    /// predecessor at a time.
-    ///
-    /// Ends early, with `lockLost`, when this session's own key vanishes while it waits (its lease
-    /// expired, or someone deleted it), and with `sessionExpired` when the session ends.
-    /// - Parameter onlyOnce: wait for the immediate predecessor once and stop (a planted bug).
-    func waitForPredecessors(_ name: RecipeName, revision: Int64, onlyOnce: Bool = false) async throws {
-        let own = key(in: name)
-        while true {
-            try checkAlive()
-            let below = try await backend.range(RangeRequest(
-                .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create,
-                maxCreateRevision: revision - 1))
-            guard let predecessor = below.kvs.first else { return }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.waitForDeletion(of: predecessor.key, createRevision: predecessor.createRevision) }
-                group.addTask {
-                    try await self.waitForDeletion(of: own, createRevision: revision)
-                    throw BatonError(.lockLost, "own key \(own) vanished while waiting")
+    /// Whether a failed request may still have been applied.
+    static func outcomeUnknown(_ error: any Error) -> Bool {
+        if error is CancellationError { return true }
+        guard let error = error as? BatonError else { return false }
+        return error.code == .unavailable || error.code == .timeout
+    }
+
+    /// Finds out whether an interrupted create left `key` behind and deletes it by its create revision,
+    /// then frees the session's gate for the name.
+    private func resolveUnknownCreate(_ key: Key, gate: Key) async {
+        var backoff = Duration.milliseconds(100)
+        while end == nil {
+            do {
+                if let kv = try await backend.range(RangeRequest(.key(key))).kvs.first, kv.lease == lease {
+                    _ = try await backend.txn(TxnRequest(
+                        compare: [Compare(key, .createRevision(kv.createRevision), .equal)],
+                        success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
                 }
-                group.addTask {
-                    let end = try await self.ended()
-                    throw BatonError(end == .expired ? .sessionExpired : .alreadyClosed, "session \(self.lease) \(end) while waiting")
-                }
-                defer { group.cancelAll() }
-                try await group.next()
+                break
+            } catch where Session.outcomeUnknown(error) && !(error is CancellationError) {
+                guard (try? await environment.sleep(for: backoff)) != nil else { break }
+                backoff = min(backoff * 2, .seconds(1))
+            } catch {
+                break
             }
+        }
+        await gates.release(gate)
+    }
+
+    /// Waits until no key under `name` has a create revision below the waiter's, watching one
+    /// predecessor at a time; after each wake-up, one read returns the next predecessor and the
+    /// waiter's own key.
+    ///
+    /// Ends with `lockLost` when the own key is found gone (its lease expired, or someone deleted it):
+    /// at every wake-up, and, once the wait has lasted a keep-alive interval, as soon as it happens.
+    /// Ends with `sessionExpired` when the session ends.
+    /// - Parameters:
+    ///   - recheck: compare the own key at every wake-up (false only for a planted bug).
+    ///   - onlyOnce: stop after the first predecessor is gone (a planted bug).
+    func waitForPredecessors(_ name: RecipeName, waiter: WaiterKey, recheck: Bool = true, onlyOnce: Bool = false) async throws {
+        let below = RangeRequest(
+            .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create,
+            maxCreateRevision: waiter.revision - 1)
+        var predecessor = waiter.predecessor
+        while let current = predecessor {
+            try checkAlive()
+            try await waitForDeletion(of: current, ownKey: waiter.key, ownRevision: waiter.revision)
             if onlyOnce { return }
+            let response = try await backend.txn(TxnRequest(success: [.range(below), .range(RangeRequest(.key(waiter.key)))]))
+            if recheck, response.responses[1].range?.kvs.first?.createRevision != waiter.revision {
+                throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
+            }
+            predecessor = response.responses[0].range?.kvs.first
+        }
+    }
+
+    /// Waits for `predecessor` to go, and meanwhile for the session to end and — after a keep-alive
+    /// interval, so short waits cost no extra watch — for the own key to vanish.
+    private func waitForDeletion(of predecessor: KeyValue, ownKey: Key, ownRevision: Int64) async throws {
+        let patience = ttl / 3
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.waitForDeletion(of: predecessor.key, createRevision: predecessor.createRevision) }
+            group.addTask {
+                try await self.environment.sleep(for: patience)
+                try await self.waitForDeletion(of: ownKey, createRevision: ownRevision)
+                throw BatonError(.lockLost, "own key \(ownKey) vanished while waiting")
+            }
+            group.addTask {
+                let end = try await self.ended()
+                throw BatonError(end == .expired ? .sessionExpired : .alreadyClosed, "session \(self.lease) \(end) while waiting")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
         }
     }
 
@@ -102,4 +167,21 @@ extension Session {
                 success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
         }
     }
+}
+
+/// A waiter key's create failed with an unknown outcome; a background task now owns the session's gate
+/// for the name and cleans up. Callers rethrow ``cause`` without releasing the gate.
+struct WaiterKeyUnresolved: Error {
+    let cause: any Error
+}
+
+/// A waiter key just created: its create revision, and the owner and predecessor read with it.
+struct WaiterKey: Sendable {
+    let key: Key
+    let revision: Int64
+    let owner: KeyValue?
+    let predecessor: KeyValue?
+
+    /// Whether the waiter owns the name already.
+    var owns: Bool { owner?.createRevision == revision }
 }

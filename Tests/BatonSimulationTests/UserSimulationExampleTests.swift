@@ -77,15 +77,22 @@ func simulateSales(seed: UInt64, fenced: Bool) -> SimulationReport {
 }
 
 struct UserSimulationExampleTests {
-    @Test func fencedSalesNeverLoseASeat() {
+    @Test func fencedSalesNeverLoseASeat() async {
         for seed in UInt64(1)...8 {
-            let report = simulateSales(seed: seed, fenced: true)
+            let report = await offPool { simulateSales(seed: seed, fenced: true) }
             #expect(report.passed, "seed \(seed) plan \(report.plan): \(report.violations)")
         }
     }
 
-    @Test func unfencedSalesAreCaughtLosingSeats() {
-        let failing = (UInt64(1)...20).lazy.map { simulateSales(seed: $0, fenced: false) }.first { !$0.passed }
+    @Test func unfencedSalesAreCaughtLosingSeats() async {
+        var failing: SimulationReport?
+        for seed in UInt64(1)...20 {
+            let report = await offPool { simulateSales(seed: seed, fenced: false) }
+            if !report.passed {
+                failing = report
+                break
+            }
+        }
         #expect(failing?.violations.map(\.oracle) == ["seats"], "pauses past the TTL must make the unfenced version lose a sale")
     }
 }
