@@ -31,7 +31,7 @@ struct Candidate: Sendable {
                 }
             } catch is CancellationError {
                 throw CancellationError()
-            } catch where isTransient(error) {
+            } catch  where isTransient(error) {
                 node.note("\(holder): \(error)")
                 try await node.sleep(for: random.duration(in: .milliseconds(10)...(.milliseconds(300))))
             }
@@ -64,7 +64,9 @@ struct Candidate: Sendable {
     /// Leads for a while, proclaiming; always resigns at the end, whatever went wrong.
     private func serve(_ leadership: Leadership, random: RandomSource, short: Bool) async throws {
         let node = sessions.node
-        world.oracles.leaderElected(election, key: leadership.key, term: leadership.term, lease: leadership.election.session.lease, holder: holder)
+        world.oracles.leaderElected(
+            election, key: leadership.key, term: leadership.term, lease: leadership.election.session.lease,
+            holder: holder)
         do {
             for round in 0..<(short ? 1 : random.int(in: 1...3)) {
                 try await node.sleep(for: short ? .milliseconds(50) : random.duration(in: lead))

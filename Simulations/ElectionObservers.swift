@@ -9,13 +9,16 @@ extension Scenario {
     ) { seed in
         let shape = RandomSource(seed: seed).split("shape")
         let clients = (1...shape.int(in: 3...5)).map { index in
-            (name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)), candidates: shape.int(in: 1...2),
-             observes: shape.chance(0.6))
+            (
+                name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)), candidates: shape.int(in: 1...2),
+                observes: shape.chance(0.6)
+            )
         }
         let horizon = Duration.seconds(30)
         let maxTTL = clients.map(\.ttl).max()!
         let leadMax = Duration.milliseconds(shape.int(in: 100...2000))
-        let patience = shape.chance(0.7) ? Duration.milliseconds(200)...Duration.milliseconds(shape.int(in: 500...4000)) : nil
+        let patience =
+            shape.chance(0.7) ? Duration.milliseconds(200)...Duration.milliseconds(shape.int(in: 500...4000)) : nil
         var options = SimulationOptions()
         options.network = NetworkConditions(requestTimeout: .milliseconds(shape.int(in: 300...2000)))
         return Setup(
@@ -32,14 +35,17 @@ extension Scenario {
                             holder: "\(node.label)/k\(index)", lead: .milliseconds(10)...leadMax, patience: patience)
                         return { try await candidate.run() }
                     }
-                    let observer = Observer(world: world, sessions: sessions, election: "leader", observer: "\(node.label)/o")
-                    try await runWithObservers(candidates, observers: client.observes ? [{ try await observer.run() }] : [])
+                    let observer = Observer(
+                        world: world, sessions: sessions, election: "leader", observer: "\(node.label)/o")
+                    try await runWithObservers(
+                        candidates, observers: client.observes ? [{ try await observer.run() }] : [])
                     await sessions.close()
                 }
             }
             try await world.sleep(until: horizon)
             try await Liveness.finish(
-                world, phase, bound: maxTTL * 3 + .seconds(20 * clients.count), expiry: maxTTL * 2, prefixes: ["leader/"])
+                world, phase, bound: maxTTL * 3 + .seconds(20 * clients.count), expiry: maxTTL * 2,
+                prefixes: ["leader/"])
         }
     }
 }

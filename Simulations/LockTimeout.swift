@@ -10,13 +10,17 @@ extension Scenario {
     ) { seed in
         let shape = RandomSource(seed: seed).split("shape")
         let clients = (1...shape.int(in: 3...5)).map { index in
-            (name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)), patience: Duration.seconds(shape.int(in: 1...4)))
+            (
+                name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)),
+                patience: Duration.seconds(shape.int(in: 1...4))
+            )
         }
         let horizon = Duration.seconds(20)
         let maxTTL = clients.map(\.ttl).max()!
         return Setup(
             options: SimulationOptions(),
-            faults: FaultPlan.SwarmShape(clients: clients.map(\.name), horizon: horizon, ttl: maxTTL, weights: [.pause: 1])
+            faults: FaultPlan.SwarmShape(
+                clients: clients.map(\.name), horizon: horizon, ttl: maxTTL, weights: [.pause: 1])
         ) { world in
             let phase = Phase()
             let resource = world.resource("timeout-resource")
@@ -33,7 +37,8 @@ extension Scenario {
             }
             try await world.sleep(until: horizon)
             try await Liveness.finish(
-                world, phase, bound: maxTTL * 3 + .seconds(20 * clients.count), expiry: maxTTL * 2, prefixes: ["patient/"])
+                world, phase, bound: maxTTL * 3 + .seconds(20 * clients.count), expiry: maxTTL * 2,
+                prefixes: ["patient/"])
         }
     }
 }

@@ -9,8 +9,11 @@ extension Scenario {
     ) { seed in
         let shape = RandomSource(seed: seed).split("shape")
         let clients = (1...shape.int(in: 4...6)).map { index in
-            (name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)), lock: shape.chance(0.5) ? "alpha" : "beta",
-             workers: shape.int(in: 1...2), campaigns: shape.chance(0.5), observes: shape.chance(0.5))
+            (
+                name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)),
+                lock: shape.chance(0.5) ? "alpha" : "beta",
+                workers: shape.int(in: 1...2), campaigns: shape.chance(0.5), observes: shape.chance(0.5)
+            )
         }
         let horizon = Duration.seconds(40)
         let maxTTL = clients.map(\.ttl).max()!
@@ -33,12 +36,15 @@ extension Scenario {
                     }
                     if client.campaigns {
                         let candidate = Candidate(
-                            world: world, phase: phase, sessions: sessions, election: "leader", holder: "\(node.label)/k",
+                            world: world, phase: phase, sessions: sessions, election: "leader",
+                            holder: "\(node.label)/k",
                             lead: .milliseconds(10)...(.seconds(2)), patience: .milliseconds(200)...(.seconds(3)))
                         workers.append { try await candidate.run() }
                     }
-                    let observer = Observer(world: world, sessions: sessions, election: "leader", observer: "\(node.label)/o")
-                    try await runWithObservers(workers, observers: client.observes ? [{ try await observer.run() }] : [])
+                    let observer = Observer(
+                        world: world, sessions: sessions, election: "leader", observer: "\(node.label)/o")
+                    try await runWithObservers(
+                        workers, observers: client.observes ? [{ try await observer.run() }] : [])
                     await sessions.close()
                 }
             }

@@ -11,8 +11,10 @@ extension Scenario {
     ) { seed in
         let shape = RandomSource(seed: seed).split("shape")
         let clients = (1...shape.int(in: 3...5)).map { index in
-            (name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)), workers: shape.chance(0.7) ? 2 : 1,
-             scoped: shape.chance(0.5), patience: Duration?.none)
+            (
+                name: "c\(index)", ttl: Duration.seconds(shape.int(in: 2...6)), workers: shape.chance(0.7) ? 2 : 1,
+                scoped: shape.chance(0.5), patience: Duration?.none
+            )
         }
         let horizon = Duration.seconds(30)
         let maxTTL = clients.map(\.ttl).max()!

@@ -33,7 +33,8 @@ struct MutexWorker: Sendable {
                 if scoped {
                     try await mutex.withLock { grant in try await critical(grant, random: random, short: finalRound) }
                 } else {
-                    let grant = if let patience { try await mutex.lock(timeout: patience) } else { try await mutex.lock() }
+                    let grant =
+                        if let patience { try await mutex.lock(timeout: patience) } else { try await mutex.lock() }
                     do {
                         try await critical(grant, random: random, short: finalRound)
                     } catch {
@@ -45,10 +46,12 @@ struct MutexWorker: Sendable {
                 if finalRound { return }
             } catch is CancellationError {
                 if !Task.isCancelled, patience != nil {
-                    world.oracles.fail("api-contract", "\(holder): lock(timeout:) threw CancellationError though the caller was not cancelled")
+                    world.oracles.fail(
+                        "api-contract",
+                        "\(holder): lock(timeout:) threw CancellationError though the caller was not cancelled")
                 }
                 throw CancellationError()
-            } catch where isTransient(error) {
+            } catch  where isTransient(error) {
                 node.note("\(holder): \(error)")
                 try await node.sleep(for: random.duration(in: .milliseconds(10)...(.milliseconds(300))))
             }
@@ -58,7 +61,8 @@ struct MutexWorker: Sendable {
 
     private func critical(_ grant: LockGrant, random: RandomSource, short: Bool) async throws {
         let node = sessions.node
-        world.oracles.lockAcquired(lock, key: grant.key, token: grant.fencingToken, lease: grant.session.lease, holder: holder)
+        world.oracles.lockAcquired(
+            lock, key: grant.key, token: grant.fencingToken, lease: grant.session.lease, holder: holder)
         world.oracles.enter(lock, holder: holder)
         defer {
             world.oracles.exit(lock, holder: holder)

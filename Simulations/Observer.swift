@@ -23,7 +23,7 @@ struct Observer: Sendable {
                 }
             } catch is CancellationError {
                 throw CancellationError()
-            } catch where isTransient(error) {
+            } catch  where isTransient(error) {
                 node.note("\(observer): \(error)")
             }
             try await node.sleep(for: .milliseconds(200))

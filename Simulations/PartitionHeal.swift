@@ -35,11 +35,13 @@ extension Scenario {
                     var workers: [@Sendable () async throws -> Void] = [{ try await worker.run() }]
                     if client.campaigns {
                         let candidate = Candidate(
-                            world: world, phase: phase, sessions: sessions, election: "primary", holder: "\(node.label)/k",
+                            world: world, phase: phase, sessions: sessions, election: "primary",
+                            holder: "\(node.label)/k",
                             lead: .milliseconds(10)...(.seconds(1)), patience: nil)
                         workers.append { try await candidate.run() }
                     }
-                    let observer = Observer(world: world, sessions: sessions, election: "primary", observer: "\(node.label)/o")
+                    let observer = Observer(
+                        world: world, sessions: sessions, election: "primary", observer: "\(node.label)/o")
                     try await runWithObservers(workers, observers: [{ try await observer.run() }])
                     await sessions.close()
                 }

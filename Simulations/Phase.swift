@@ -21,8 +21,11 @@ final class Phase: @unchecked Sendable {  // driver-confined: read and written o
 /// Errors a workload retries: the store unreachable, a lost lock or leadership, the session over.
 func isTransient(_ error: any Error) -> Bool {
     guard let error = error as? BatonError else { return false }
-    return [.timeout, .unavailable, .lockLost, .sessionExpired, .alreadyClosed, .notLeader, .lockReleased, .locked, .noLeader, .leaseNotFound]
-        .contains(error.code)
+    return [
+        .timeout, .unavailable, .lockLost, .sessionExpired, .alreadyClosed, .notLeader, .lockReleased, .locked,
+        .noLeader, .leaseNotFound,
+    ]
+    .contains(error.code)
 }
 
 extension FaultPlan.SwarmShape {

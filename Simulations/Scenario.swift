@@ -37,7 +37,9 @@ public struct Scenario: Sendable {
     }
 
     /// Runs one seed. `plan` replaces the drawn fault plan (for replay and shrinking).
-    public func run(seed: UInt64, plan: FaultPlan? = nil, mutations: RecipeMutations = [], recordTrace: Bool = false) -> SimulationReport {
+    public func run(seed: UInt64, plan: FaultPlan? = nil, mutations: RecipeMutations = [], recordTrace: Bool = false)
+        -> SimulationReport
+    {
         let setup = self.setup(seed)
         var options = setup.options
         options.faultPlan = plan ?? FaultPlan.swarm(seed: seed, shape: setup.faults)

@@ -20,8 +20,9 @@ extension Scenario {
             options: options,
             faults: FaultPlan.SwarmShape(
                 clients: clients.map(\.name), horizon: horizon, ttl: maxTTL, maximumFaults: 10,
-                weights: [.pause: 6, .serverPause: 1, .crash: 1, .delay: 1], drift: 0.3)
-                .with(pauses: maxTTL...(maxTTL * 3))
+                weights: [.pause: 6, .serverPause: 1, .crash: 1, .delay: 1], drift: 0.3
+            )
+            .with(pauses: maxTTL...(maxTTL * 3))
         ) { world in
             let phase = Phase()
             let resource = world.resource("expiry-resource")
@@ -43,7 +44,8 @@ extension Scenario {
             }
             try await world.sleep(until: horizon)
             try await Liveness.finish(
-                world, phase, bound: maxTTL * 3 + .seconds(20 * clients.count), expiry: maxTTL * 2, prefixes: ["ledger/"])
+                world, phase, bound: maxTTL * 3 + .seconds(20 * clients.count), expiry: maxTTL * 2,
+                prefixes: ["ledger/"])
         }
     }
 }

@@ -21,7 +21,8 @@ public enum Shrinker {
     /// Shrinks `plan` for `seed` of `scenario`. `oracle` is the property that failed (a candidate must
     /// fail it too). Returns `nil` if the plan does not fail `oracle` to begin with.
     public static func shrink(
-        _ scenario: Scenario, seed: UInt64, plan: FaultPlan, mutations: RecipeMutations = [], oracle: String, budget: Int = 120
+        _ scenario: Scenario, seed: UInt64, plan: FaultPlan, mutations: RecipeMutations = [], oracle: String,
+        budget: Int = 120
     ) -> Result? {
         func failing(_ candidate: FaultPlan) -> Violation? {
             scenario.run(seed: seed, plan: candidate, mutations: mutations).violations.first { $0.oracle == oracle }

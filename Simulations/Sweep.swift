@@ -53,7 +53,9 @@ public struct Sweep: Sendable {
             sweep.add(report)
             if checkDeterminism {
                 let again = scenario.run(seed: seed, mutations: mutations)
-                if again.traceHash != report.traceHash || again.jobs != report.jobs || again.violations != report.violations {
+                if again.traceHash != report.traceHash || again.jobs != report.jobs
+                    || again.violations != report.violations
+                {
                     sweep.nondeterministic.append(seed)
                 }
             }
@@ -71,7 +73,9 @@ public struct Sweep: Sendable {
         fencedRejected += report.fencedRejected
         grants += report.grants
         leaderships += report.leaderships
-        if !report.passed { failures.append(Failure(seed: report.seed, plan: report.plan, violations: report.violations)) }
+        if !report.passed {
+            failures.append(Failure(seed: report.seed, plan: report.plan, violations: report.violations))
+        }
     }
 
     /// Adds another sweep of the same scenario (run on another thread); real time is the longer one.

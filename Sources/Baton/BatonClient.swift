@@ -40,7 +40,8 @@ public final class BatonClient: Sendable {
     ) async throws -> BatonClient {
         switch try ConnectionString(parsing: connectionString) {
         case .local(let prefix):
-            return BatonClient(backend: LocalStore(environment: environment), environment: environment, keyPrefix: prefix)
+            return BatonClient(
+                backend: LocalStore(environment: environment), environment: environment, keyPrefix: prefix)
         case .etcd(let configuration, let prefix):
             let gateway = try EtcdGateway(
                 configuration: configuration, clock: environment.clock, taskExecutor: environment.taskExecutor)

@@ -92,7 +92,9 @@ private struct Timebase: Sendable {
     let sleepUntil: @Sendable (Duration) async throws -> Void
 
     init(_ clock: any Clock<Duration>) { self = Timebase.make(clock) }
-    private init(now: @escaping @Sendable () -> Duration, sleepUntil: @escaping @Sendable (Duration) async throws -> Void) {
+    private init(
+        now: @escaping @Sendable () -> Duration, sleepUntil: @escaping @Sendable (Duration) async throws -> Void
+    ) {
         self.now = now
         self.sleepUntil = sleepUntil
     }

@@ -106,7 +106,9 @@ public enum ConnectionString: Hashable, Sendable {
 
     private static func positiveDuration(_ text: String, option: String) throws -> Duration {
         let value = try duration(text, option: option)
-        guard value > .zero else { throw BatonError(.invalidConnectionString, "\(option) must be positive, got '\(text)'") }
+        guard value > .zero else {
+            throw BatonError(.invalidConnectionString, "\(option) must be positive, got '\(text)'")
+        }
         return value
     }
 

@@ -129,7 +129,8 @@ public struct DistributedMutex: Sendable {
         do {
             if !waiter.owns {
                 guard wait else {
-                    throw BatonError(.locked, "lock \(name) is held by \(waiter.owner.map { "\($0.key)" } ?? "another holder")")
+                    throw BatonError(
+                        .locked, "lock \(name) is held by \(waiter.owner.map { "\($0.key)" } ?? "another holder")")
                 }
                 session.environment.events.emit(.lockWaiting(name: name, key: waiter.key, token: waiter.revision))
                 try await session.waitForPredecessors(
@@ -180,7 +181,9 @@ public struct DistributedMutex: Sendable {
         do {
             try await grant.unlock()
         } catch let error as BatonError where error.code == .lockReleased {
-            if case .success = result { throw BatonError(.lockLost, "lock \(name) was lost before unlock", cause: error) }
+            if case .success = result {
+                throw BatonError(.lockLost, "lock \(name) was lost before unlock", cause: error)
+            }
         } catch {
             // Once the lock is lost, unlocking only tidies up (the key is gone or dies with its
             // lease): a store that cannot be reached then must not hide `lockLost`.

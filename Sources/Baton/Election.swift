@@ -40,7 +40,8 @@ public struct Election: Sendable {
                 throw error
             }
             session.environment.events.emit(.leaderElected(election: name, key: waiter.key, term: waiter.revision))
-            return Leadership(election: self, hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
+            return Leadership(
+                election: self, hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
         } catch let unresolved as WaiterKeyUnresolved {
             throw unresolved.cause  // the clean-up task releases the gate
         } catch {
@@ -60,7 +61,8 @@ public struct Election: Sendable {
 
     /// Every candidate, leader first, in campaign (create revision) order.
     public func members() async throws -> [KeyValue] {
-        try await session.backend.range(RangeRequest(.prefix(recipe.prefix), sortOrder: .ascend, sortTarget: .create)).kvs
+        try await session.backend.range(RangeRequest(.prefix(recipe.prefix), sortOrder: .ascend, sortTarget: .create))
+            .kvs
     }
 
     /// Every change of leadership from now on: the current state first, then each new leader, each new
@@ -154,7 +156,8 @@ enum LeaderObservation {
     private static func same(_ a: LeaderEvent, _ b: LeaderEvent) -> Bool {
         switch (a, b) {
         case (.noLeader, .noLeader): true
-        case (.leader(let x), .leader(let y)): x.key == y.key && x.createRevision == y.createRevision && x.value == y.value
+        case (.leader(let x), .leader(let y)):
+            x.key == y.key && x.createRevision == y.createRevision && x.value == y.value
         default: false
         }
     }

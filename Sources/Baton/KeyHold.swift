@@ -29,7 +29,8 @@ final class KeyHold: Sendable {
         return try await withThrowingTaskGroup(of: BatonError.self) { group in
             group.addTask {
                 let end = try await session.ended()
-                let cause = BatonError(end == .expired ? .sessionExpired : .alreadyClosed, "session \(session.lease) \(end)")
+                let cause = BatonError(
+                    end == .expired ? .sessionExpired : .alreadyClosed, "session \(session.lease) \(end)")
                 return BatonError(.lockLost, "\(key) lost: session \(end)", cause: cause)
             }
             group.addTask {
@@ -44,9 +45,12 @@ final class KeyHold: Sendable {
     /// Runs `operations` only if the key still has this hold's create revision.
     /// - Throws: `lockLost` when it does not; backend errors.
     func txnIfHeld(_ operations: [TxnOp]) async throws -> TxnResponse {
-        let response = try await session.backend.txn(TxnRequest(
-            compare: [Compare(key, .createRevision(createRevision), .equal)], success: operations))
-        guard response.succeeded else { throw BatonError(.lockLost, "\(key) is no longer held (token \(createRevision))") }
+        let response = try await session.backend.txn(
+            TxnRequest(
+                compare: [Compare(key, .createRevision(createRevision), .equal)], success: operations))
+        guard response.succeeded else {
+            throw BatonError(.lockLost, "\(key) is no longer held (token \(createRevision))")
+        }
         return response
     }
 
@@ -60,10 +64,12 @@ final class KeyHold: Sendable {
     /// - Throws: `lockReleased` if already released or no longer held; `unavailable` when the session
     ///   ended before the store could be reached (the key then goes with the lease); backend errors.
     func release(guarded: Bool) async throws {
-        guard released.withLock({ (released: inout Bool) -> Bool in
-            defer { released = true }
-            return !released
-        }) else { throw BatonError(.lockReleased, "\(key) was already released") }
+        guard
+            released.withLock({ (released: inout Bool) -> Bool in
+                defer { released = true }
+                return !released
+            })
+        else { throw BatonError(.lockReleased, "\(key) was already released") }
         let session = self.session, key = self.key, revision = self.createRevision
         let delete: TxnRequest =
             guarded
@@ -79,7 +85,9 @@ final class KeyHold: Sendable {
                         return try await session.backend.txn(delete).succeeded
                     } catch let error as BatonError where error.code == .unavailable || error.code == .timeout {
                         guard session.end == nil else {
-                            throw BatonError(.unavailable, "could not delete \(key); it goes when lease \(session.lease) does", cause: error)
+                            throw BatonError(
+                                .unavailable, "could not delete \(key); it goes when lease \(session.lease) does",
+                                cause: error)
                         }
                         try await session.environment.sleep(for: backoff)
                         backoff = min(backoff * 2, .seconds(1))
@@ -88,6 +96,8 @@ final class KeyHold: Sendable {
             }
         }
         await session.gates.release(name.prefix)
-        guard try outcome.get() else { throw BatonError(.lockReleased, "\(key) was not held any more (token \(revision))") }
+        guard try outcome.get() else {
+            throw BatonError(.lockReleased, "\(key) was not held any more (token \(revision))")
+        }
     }
 }

@@ -29,7 +29,8 @@ public final class Leadership: Sendable {
         do {
             _ = try await hold.txnIfHeld([put])
         } catch let error as BatonError where error.code == .lockLost {
-            throw BatonError(.notLeader, "\(key) no longer leads election \(election.name) (term \(term))", cause: error)
+            throw BatonError(
+                .notLeader, "\(key) no longer leads election \(election.name) (term \(term))", cause: error)
         }
     }
 

@@ -22,10 +22,13 @@ extension Session {
         let newest = RangeRequest(.prefix(name.prefix), limit: 2, sortOrder: .descend, sortTarget: .create)
         do {
             for _ in 0..<3 {
-                let response = try await backend.txn(TxnRequest(
-                    compare: [Compare(key, .createRevision(0), .equal)],
-                    success: [.put(PutRequest(key: key, value: value, lease: lease)), .range(owner), .range(newest)],
-                    failure: [.range(RangeRequest(.key(key)))]))
+                let response = try await backend.txn(
+                    TxnRequest(
+                        compare: [Compare(key, .createRevision(0), .equal)],
+                        success: [
+                            .put(PutRequest(key: key, value: value, lease: lease)), .range(owner), .range(newest),
+                        ],
+                        failure: [.range(RangeRequest(.key(key)))]))
                 if response.succeeded {
                     let revision = response.revision
                     let predecessor = response.responses[2].range?.kvs.first { $0.createRevision < revision }
@@ -34,9 +37,10 @@ extension Session {
                         predecessor: predecessor)
                 }
                 if let stale = response.responses.first?.range?.kvs.first {
-                    _ = try await backend.txn(TxnRequest(
-                        compare: [Compare(key, .createRevision(stale.createRevision), .equal)],
-                        success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
+                    _ = try await backend.txn(
+                        TxnRequest(
+                            compare: [Compare(key, .createRevision(stale.createRevision), .equal)],
+                            success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
                 }
             }
             throw BatonError(.unavailable, "could not create waiter key \(key): it keeps reappearing")
@@ -63,12 +67,13 @@ extension Session {
         while end == nil {
             do {
                 if let kv = try await backend.range(RangeRequest(.key(key))).kvs.first, kv.lease == lease {
-                    _ = try await backend.txn(TxnRequest(
-                        compare: [Compare(key, .createRevision(kv.createRevision), .equal)],
-                        success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
+                    _ = try await backend.txn(
+                        TxnRequest(
+                            compare: [Compare(key, .createRevision(kv.createRevision), .equal)],
+                            success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
                 }
                 break
-            } catch where Session.outcomeUnknown(error) && !(error is CancellationError) {
+            } catch  where Session.outcomeUnknown(error) && !(error is CancellationError) {
                 guard (try? await environment.sleep(for: backoff)) != nil else { break }
                 backoff = min(backoff * 2, .seconds(1))
             } catch {
@@ -88,7 +93,9 @@ extension Session {
     /// - Parameters:
     ///   - recheck: compare the own key at every wake-up (false only for a planted bug).
     ///   - onlyOnce: stop after the first predecessor is gone (a planted bug).
-    func waitForPredecessors(_ name: RecipeName, waiter: WaiterKey, recheck: Bool = true, onlyOnce: Bool = false) async throws {
+    func waitForPredecessors(_ name: RecipeName, waiter: WaiterKey, recheck: Bool = true, onlyOnce: Bool = false)
+        async throws
+    {
         let below = RangeRequest(
             .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create,
             maxCreateRevision: waiter.revision - 1)
@@ -97,7 +104,8 @@ extension Session {
             try checkAlive()
             try await waitForDeletion(of: current, ownKey: waiter.key, ownRevision: waiter.revision)
             if onlyOnce { return }
-            let response = try await backend.txn(TxnRequest(success: [.range(below), .range(RangeRequest(.key(waiter.key)))]))
+            let response = try await backend.txn(
+                TxnRequest(success: [.range(below), .range(RangeRequest(.key(waiter.key)))]))
             if recheck, response.responses[1].range?.kvs.first?.createRevision != waiter.revision {
                 throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
             }
@@ -110,7 +118,9 @@ extension Session {
     private func waitForDeletion(of predecessor: KeyValue, ownKey: Key, ownRevision: Int64) async throws {
         let patience = ttl / 3
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.waitForDeletion(of: predecessor.key, createRevision: predecessor.createRevision) }
+            group.addTask {
+                try await self.waitForDeletion(of: predecessor.key, createRevision: predecessor.createRevision)
+            }
             group.addTask {
                 try await self.environment.sleep(for: patience)
                 try await self.waitForDeletion(of: ownKey, createRevision: ownRevision)
@@ -118,7 +128,8 @@ extension Session {
             }
             group.addTask {
                 let end = try await self.ended()
-                throw BatonError(end == .expired ? .sessionExpired : .alreadyClosed, "session \(self.lease) \(end) while waiting")
+                throw BatonError(
+                    end == .expired ? .sessionExpired : .alreadyClosed, "session \(self.lease) \(end) while waiting")
             }
             defer { group.cancelAll() }
             try await group.next()
@@ -152,7 +163,9 @@ extension Session {
 
     /// Runs a store request to completion even if the calling task is cancelled: inline when the
     /// backend completes cancelled requests anyway, else in a task of its own.
-    func runToCompletion<T: Sendable>(_ request: sending @escaping @isolated(any) () async throws -> T) async throws -> T {
+    func runToCompletion<T: Sendable>(_ request: sending @escaping @isolated(any) () async throws -> T) async throws
+        -> T
+    {
         if backend.completesCancelledRequests { return try await request() }
         return try await environment.uncancelled(request)
     }
@@ -162,9 +175,10 @@ extension Session {
     func deleteWaiterKey(_ key: Key, createRevision: Int64) async {
         let backend = self.backend
         _ = try? await runToCompletion {
-            try await backend.txn(TxnRequest(
-                compare: [Compare(key, .createRevision(createRevision), .equal)],
-                success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
+            try await backend.txn(
+                TxnRequest(
+                    compare: [Compare(key, .createRevision(createRevision), .equal)],
+                    success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
         }
     }
 }

@@ -26,7 +26,8 @@ extension EtcdGateway {
     ///   (e.g. an empty key); `unavailable`, `timeout`, `malformedResponse`, `authenticationFailed`,
     ///   `alreadyClosed`; `CancellationError`.
     public func put(_ request: PutRequest) async throws -> PutResponse {
-        let response = try await call("/v3/kv/put", WirePutRequest(request), as: WirePutResponse.self, idempotent: false)
+        let response = try await call(
+            "/v3/kv/put", WirePutRequest(request), as: WirePutResponse.self, idempotent: false)
         return response.model(revision: try Self.revision(response.header, of: "put"))
     }
 
@@ -48,7 +49,8 @@ extension EtcdGateway {
     /// - Throws: `BatonError` with `duplicateKey` when the txn writes one key twice; `leaseNotFound`;
     ///   `compacted` / `futureRevision` from a read op; otherwise as ``put(_:)``.
     public func txn(_ request: TxnRequest) async throws -> TxnResponse {
-        let response = try await call("/v3/kv/txn", WireTxnRequest(request), as: WireTxnResponse.self, idempotent: false)
+        let response = try await call(
+            "/v3/kv/txn", WireTxnRequest(request), as: WireTxnResponse.self, idempotent: false)
         return try response.model(revision: try Self.revision(response.header, of: "txn"))
     }
 

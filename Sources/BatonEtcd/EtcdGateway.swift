@@ -170,7 +170,8 @@ public final class EtcdGateway: Sendable {
         let response = try GatewayJSON.decode(WireAuthenticateResponse.self, from: reply.body)
         guard let fresh = response.token, !fresh.isEmpty else {
             throw BatonError(
-                .authenticationFailed, "etcd answered the authentication of \"\(name)\" without a token (is auth enabled?)")
+                .authenticationFailed,
+                "etcd answered the authentication of \"\(name)\" without a token (is auth enabled?)")
         }
         token.withLock { $0 = fresh }
         return fresh

@@ -63,7 +63,10 @@ final class EtcdWatch: Sendable {
     let created = OneShot<Void>()
     let id: Int
 
-    init(gateway: EtcdGateway, id: Int, request: WatchRequest, output: AsyncThrowingStream<WatchResponse, any Error>.Continuation) {
+    init(
+        gateway: EtcdGateway, id: Int, request: WatchRequest,
+        output: AsyncThrowingStream<WatchResponse, any Error>.Continuation
+    ) {
         self.gateway = gateway
         self.id = id
         self.request = request

@@ -170,7 +170,9 @@ struct HTTPResponseParser: Sendable {
         } else if chunked {
             phase = .chunkSize
         } else if let text = headers["content-length"] {
-            guard let length = Int(text), length >= 0 else { throw Malformed(description: "bad Content-Length \(text)") }
+            guard let length = Int(text), length >= 0 else {
+                throw Malformed(description: "bad Content-Length \(text)")
+            }
             phase = length == 0 ? .done : .fixedBody(remaining: length)
         } else {
             phase = .untilClose

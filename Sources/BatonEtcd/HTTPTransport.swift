@@ -38,7 +38,7 @@ final class HTTPTransport: Sendable {
     let requestTimeout: Duration
     let sleeper: Sleeper
     let taskExecutor: (any TaskExecutor)?
-    private let queue = DispatchQueue(label: "baton.etcd.sockets")  // determinism: real sockets, etcd only, never simulated
+    private let queue = DispatchQueue(label: "baton.etcd.sockets")  // determinism: real sockets
 
     private struct State {
         var preferred = 0
@@ -60,7 +60,9 @@ final class HTTPTransport: Sendable {
         self.sleeper = Sleeper(clock)
         self.taskExecutor = taskExecutor
         self.state = Mutex(
-            State(healthy: Array(repeating: true, count: endpoints.count), idle: Array(repeating: [], count: endpoints.count)))
+            State(
+                healthy: Array(repeating: true, count: endpoints.count),
+                idle: Array(repeating: [], count: endpoints.count)))
     }
 
     deinit { close() }
@@ -142,7 +144,9 @@ final class HTTPTransport: Sendable {
     private func probeIfNeeded(_ index: Int) async throws {
         guard !state.withLock({ $0.healthy[index] }) else { return }
         do {
-            _ = try await send(index, method: "GET", path: "/version", body: Data(), token: nil, timeout: dialTimeout, idempotent: true)
+            _ = try await send(
+                index, method: "GET", path: "/version", body: Data(), token: nil, timeout: dialTimeout, idempotent: true
+            )
         } catch var failure as TransportFailure {
             failure.duringProbe = true
             throw failure
@@ -268,7 +272,8 @@ final class HTTPTransport: Sendable {
                 host: endpoint.host, port: endpoint.port, timeout: dialTimeout, queue: queue, sleeper: sleeper)
         } catch is SocketConnection.TimeoutReached {
             throw TransportFailure(
-                kind: .connect, endpoint: endpoint.url, underlying: nil, timeout: dialTimeout, detail: "no connection within the dial timeout")
+                kind: .connect, endpoint: endpoint.url, underlying: nil, timeout: dialTimeout,
+                detail: "no connection within the dial timeout")
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -320,7 +325,8 @@ final class HTTPTransport: Sendable {
                 try await probeIfNeeded(index)
                 let connection = try await dial(index)
                 do {
-                    try await connection.write(requestBytes(index, method: "POST", path: path, body: body, token: token), sleeper: sleeper)
+                    try await connection.write(
+                        requestBytes(index, method: "POST", path: path, body: body, token: token), sleeper: sleeper)
                 } catch {
                     release(connection)
                     throw failure(error, endpoint: endpoints[index].url, receivedAnything: false)
@@ -329,9 +335,11 @@ final class HTTPTransport: Sendable {
                 let timeout = requestTimeout
                 let watchdog = Task(executorPreference: taskExecutor) { [sleeper] in
                     try await sleeper.sleep(for: timeout)
-                    connection.close(TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
+                    connection.close(
+                        TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
                 }
-                return StreamConnection(socket: connection, endpointIndex: index, transport: self, firstLineWatchdog: watchdog)
+                return StreamConnection(
+                    socket: connection, endpointIndex: index, transport: self, firstLineWatchdog: watchdog)
             } catch let failure as TransportFailure {
                 markUnhealthy(index)
                 lastFailure = failure

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A non-blocking TCP connection: connect within a deadline, write, and read what has arrived.
@@ -35,7 +35,7 @@ final class SocketConnection: Sendable, CustomStringConvertible {
         var description: String { "\(operation): \(String(cString: strerror(code))) (errno \(code))" }
     }
 
-    private init(fd: Int32, peer: String, queue: DispatchQueue) {  // determinism: real sockets, etcd only, never simulated
+    private init(fd: Int32, peer: String, queue: DispatchQueue) {  // determinism: real sockets
         self.fd = fd
         self.peer = peer
         self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
@@ -62,7 +62,8 @@ final class SocketConnection: Sendable, CustomStringConvertible {
         var list: UnsafeMutablePointer<addrinfo>?
         let resolved = getaddrinfo(host, String(port), &hints, &list)
         guard resolved == 0, let list else {
-            throw SocketError(operation: "resolving \(host): \(String(cString: gai_strerror(resolved)))", code: EHOSTUNREACH)
+            throw SocketError(
+                operation: "resolving \(host): \(String(cString: gai_strerror(resolved)))", code: EHOSTUNREACH)
         }
         defer { freeaddrinfo(list) }
         let clock = ContinuousClock()  // determinism: a real socket's connect is measured in real time
@@ -71,12 +72,16 @@ final class SocketConnection: Sendable, CustomStringConvertible {
         var address: UnsafeMutablePointer<addrinfo>? = list
         while let info = address {
             address = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = socket(
+                info.pointee.ai_family,
+                Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { continue }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             do {
-                try await finishConnect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen, deadline: deadline, clock: clock, sleeper: sleeper)
+                try await finishConnect(
+                    fd, info.pointee.ai_addr, info.pointee.ai_addrlen, deadline: deadline, clock: clock,
+                    sleeper: sleeper)
                 let connection = SocketConnection(fd: fd, peer: "\(host):\(port)", queue: queue)
                 connection.start()
                 return connection
@@ -173,7 +178,9 @@ final class SocketConnection: Sendable, CustomStringConvertible {
                 // Under the lock: `close` cannot release the descriptor during the call.
                 if let failure = state.failure { return .failure(failure) }
                 if state.closed { return .failure(SocketError(operation: "write", code: EBADF)) }
-                let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let written = bytes[offset...].withUnsafeBytes {
+                    send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if written >= 0 { return .success(written) }
                 if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return .success(0) }
                 return .failure(SocketError(operation: "write", code: errno))

@@ -21,7 +21,9 @@ struct StreamConnection: Sendable {
     private var readIndex = 0
     private var ended = false
 
-    init(socket: SocketConnection, endpointIndex: Int, transport: HTTPTransport, firstLineWatchdog: Task<Void, any Error>) {
+    init(
+        socket: SocketConnection, endpointIndex: Int, transport: HTTPTransport, firstLineWatchdog: Task<Void, any Error>
+    ) {
         self.socket = socket
         self.endpointIndex = endpointIndex
         self.transport = transport
@@ -49,7 +51,8 @@ struct StreamConnection: Sendable {
                 let bytes = try await socket.read()
                 if bytes.isEmpty {
                     guard (try? parser.finish()) != nil else {
-                        throw SocketConnection.SocketError(operation: "read: the server closed the stream", code: ECONNRESET)
+                        throw SocketConnection.SocketError(
+                            operation: "read: the server closed the stream", code: ECONNRESET)
                     }
                     try finish()
                 } else {
@@ -76,7 +79,9 @@ struct StreamConnection: Sendable {
             var lineStart = 0
             while let newline = partial[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = partial[lineStart..<newline]
-                if line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") }) { ready.append(Array(line)) }
+                if line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") }) {
+                    ready.append(Array(line))
+                }
                 lineStart = newline + 1
                 start = lineStart
             }

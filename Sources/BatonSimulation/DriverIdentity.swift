@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The identity of the OS thread running a scheduler's driver loop, to tell its own enqueues from ones
@@ -10,7 +10,9 @@ struct DriverIdentity: Sendable, Equatable {
     private let id: UInt
 
     /// The calling OS thread's identity (compared only; nothing is ever scheduled on it).
-    static var current: DriverIdentity { DriverIdentity(id: UInt(bitPattern: Int(bitPattern: pthread_self()))) }  // determinism: thread identity check only
+    static var current: DriverIdentity {
+        DriverIdentity(id: UInt(bitPattern: Int(bitPattern: pthread_self())))  // determinism: identity only
+    }
 
     private init(id: UInt) { self.id = id }
 

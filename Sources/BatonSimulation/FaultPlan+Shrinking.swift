@@ -23,7 +23,8 @@ extension FaultPlan {
         var total: Int64 = 0
         for fault in faults {
             switch fault {
-            case .pause(_, _, let d), .partition(_, _, _, let d), .loss(_, _, let d), .delay(_, _, let d), .stall(_, _, let d):
+            case .pause(_, _, let d), .partition(_, _, _, let d), .loss(_, _, let d), .delay(_, _, let d),
+                .stall(_, _, let d):
                 total += d.milliseconds
             case .crash(_, _, let restart): total += restart?.milliseconds ?? 0
             case .drift(_, let rate): total += abs(rate - 1_000_000) / 1000

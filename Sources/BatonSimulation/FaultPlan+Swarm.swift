@@ -27,7 +27,9 @@ extension FaultPlan {
         /// Creates a shape; by default every kind is equally likely except pauses (twice as likely).
         public init(
             clients: [String], horizon: Duration, ttl: Duration, maximumFaults: Int = 8,
-            weights: [Kind: Int] = [.pause: 2, .crash: 1, .partition: 1, .loss: 1, .delay: 1, .stall: 1, .serverPause: 1],
+            weights: [Kind: Int] = [
+                .pause: 2, .crash: 1, .partition: 1, .loss: 1, .delay: 1, .stall: 1, .serverPause: 1,
+            ],
             drift: Double = 0.3
         ) {
             self.clients = clients
@@ -62,15 +64,21 @@ extension FaultPlan {
             let client = shape.clients[random.int(in: 0...shape.clients.count - 1)]
             switch weighted[random.int(in: 0...weighted.count - 1)] {
             case .pause:
-                let range = shape.pauses.map { $0.lowerBound.milliseconds...$0.upperBound.milliseconds } ?? (ttl / 5...ttl * 5 / 2)
+                let range =
+                    shape.pauses.map { $0.lowerBound.milliseconds...$0.upperBound.milliseconds }
+                    ?? (ttl / 5...ttl * 5 / 2)
                 faults.append(.pause(node: client, at: start, duration: ms(range)))
-            case .crash: faults.append(.crash(node: client, at: start, restartAfter: random.chance(0.6) ? ms(ttl / 2...ttl * 3) : nil))
+            case .crash:
+                faults.append(
+                    .crash(node: client, at: start, restartAfter: random.chance(0.6) ? ms(ttl / 2...ttl * 3) : nil))
             case .partition:
                 let direction = FaultPlan.Direction.allCases[random.int(in: 0...2)]
                 faults.append(.partition(node: client, direction: direction, at: start, duration: ms(500...ttl * 2)))
-            case .loss: faults.append(.loss(perMille: random.int(in: 10...200), at: start, duration: ms(1000...horizon / 3)))
+            case .loss:
+                faults.append(.loss(perMille: random.int(in: 10...200), at: start, duration: ms(1000...horizon / 3)))
             case .delay: faults.append(.delay(extra: ms(5...500), at: start, duration: ms(1000...horizon / 4)))
-            case .stall: faults.append(.stall(perMille: random.int(in: 20...300), at: start, duration: ms(2000...horizon / 2)))
+            case .stall:
+                faults.append(.stall(perMille: random.int(in: 20...300), at: start, duration: ms(2000...horizon / 2)))
             case .serverPause: faults.append(.pause(node: "server", at: start, duration: ms(ttl / 5...ttl * 3 / 2)))
             }
         }

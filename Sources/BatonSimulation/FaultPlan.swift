@@ -52,9 +52,11 @@ public struct FaultPlan: Sendable, Hashable, CustomStringConvertible, LosslessSt
             case .crash(let node, let at, let restart): "crash:\(node)@\(ms(at))" + (restart.map { "+\(ms($0))" } ?? "")
             case .partition(let node, let direction, let at, let duration):
                 "\(direction.rawValue):\(node)@\(ms(at))+\(ms(duration))"
-            case .loss(let perMille, let at, let duration): "loss:\(decimal(Int64(perMille), places: 3))@\(ms(at))+\(ms(duration))"
+            case .loss(let perMille, let at, let duration):
+                "loss:\(decimal(Int64(perMille), places: 3))@\(ms(at))+\(ms(duration))"
             case .delay(let extra, let at, let duration): "delay:\(ms(extra))@\(ms(at))+\(ms(duration))"
-            case .stall(let perMille, let at, let duration): "stall:\(decimal(Int64(perMille), places: 3))@\(ms(at))+\(ms(duration))"
+            case .stall(let perMille, let at, let duration):
+                "stall:\(decimal(Int64(perMille), places: 3))@\(ms(at))+\(ms(duration))"
             case .drift(let node, let rate): "drift:\(node)=\(decimal(rate, places: 6))"
             }
         }
@@ -124,7 +126,9 @@ public struct FaultPlan: Sendable, Hashable, CustomStringConvertible, LosslessSt
 }
 
 /// Milliseconds, exactly: `3200ms`.
-private func ms(_ duration: Duration) -> String { "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)ms" }
+private func ms(_ duration: Duration) -> String {
+    "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)ms"
+}
 
 /// `value` / 10^places with all places: `decimal(850000, 6)` is `0.850000`.
 private func decimal(_ value: Int64, places: Int) -> String {
@@ -153,6 +157,8 @@ private func parseDuration(_ text: String) -> Duration? {
 
 extension String {
     var trimmingSpaces: String {
-        String(drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed())
+        String(
+            drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\n" || $0 == "\t" }
+                .reversed())
     }
 }

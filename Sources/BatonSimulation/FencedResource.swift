@@ -9,7 +9,8 @@ import BatonCore
 /// (the classic failure: a client cut off from the lock service still reaches the database). A rejected
 /// write is correct fencing when the writer's lease had expired; when the writer's lease is still
 /// alive, a newer holder was let in while the lock was legitimately held, and the oracle fails the run.
-public final class FencedResource: @unchecked Sendable {  // driver-confined: touched only by jobs and timers of one simulation
+// @unchecked Sendable: driver-confined: touched only by jobs and timers of one simulation
+public final class FencedResource: @unchecked Sendable {
     /// The resource's name, for messages.
     public let name: String
     /// The highest token accepted so far.
@@ -39,7 +40,8 @@ public final class FencedResource: @unchecked Sendable {  // driver-confined: to
         if let lease, world.server.ledger.isAlive(lease, now: world.scheduler.nowNanoseconds) == true {
             world.oracles.fail(
                 "fencing",
-                "\(name): \(holder) with token \(token) was fenced out by token \(lastToken) while its lease \(lease) was still alive: the lock was granted to a newer holder while legitimately held")
+                "\(name): \(holder) with token \(token) was fenced out by token \(lastToken) while its lease \(lease) was still alive: the lock was granted to a newer holder while legitimately held"
+            )
         }
         return false
     }
@@ -48,7 +50,8 @@ public final class FencedResource: @unchecked Sendable {  // driver-confined: to
     /// Returns whether it was accepted.
     public func write(token: Int64, lease: LeaseID?, holder: String, from node: SimulatedNode) async throws -> Bool {
         try Task.checkCancellation()
-        let pending = PendingReply<Bool>(timeoutError: BatonErrorBox(error: BatonError(.timeout, "resource write timed out")))
+        let pending = PendingReply<Bool>(
+            timeoutError: BatonErrorBox(error: BatonError(.timeout, "resource write timed out")))
         let scheduler = world.scheduler
         let there = oneWay(), back = oneWay()
         return try await withTaskCancellationHandler {

@@ -71,7 +71,9 @@ public struct KeyHistory: Sendable, Equatable {
         switch event.kind {
         case .put:
             guard current[key] != event.kv.createRevision else { return }
-            if let old = current[key] { remove(GenerationID(key: key, createRevision: old), parent: parent, at: event.kv.modRevision) }
+            if let old = current[key] {
+                remove(GenerationID(key: key, createRevision: old), parent: parent, at: event.kv.modRevision)
+            }
             let id = GenerationID(key: key, createRevision: event.kv.createRevision)
             generations[id] = Generation(key: key, createRevision: event.kv.createRevision, lease: event.kv.lease)
             current[key] = event.kv.createRevision

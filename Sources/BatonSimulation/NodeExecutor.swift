@@ -3,7 +3,8 @@
 ///
 /// Each node incarnation has a pair: one in the serial role, one in the task role. A restarted node
 /// gets a fresh pair, so jobs of the old incarnation stay frozen and are told apart.
-public final class NodeExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {  // immutable after init; enqueue forwards to the thread-checked scheduler
+// @unchecked Sendable: immutable after init; enqueue forwards to the thread-checked scheduler
+public final class NodeExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     private let scheduler: Scheduler
     private let slot: Int32
     /// The scheduler node this executor belongs to.

@@ -115,16 +115,23 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
             fail("election-order", "\(observer) saw \(election) term \(term) after term \(last)")
         }
         observerTerms[observer] = max(term, observerTerms[observer] ?? 0)
-        observedLeaders.append(Grant(kind: "observed leader", name: election, key: leader.key, token: term, holder: observer, reportedAt: .max, time: scheduler.now))
+        observedLeaders.append(
+            Grant(
+                kind: "observed leader", name: election, key: leader.key, token: term, holder: observer,
+                reportedAt: .max, time: scheduler.now))
     }
 
     private func grant(_ kind: String, _ name: String, key: Key, token: Int64, holder: String, lease: LeaseID) {
         if let previous = tokenHolders[name]?[token] {
-            fail(kind == "lock" ? "lock-token" : "election-term", "\(name) \(kind == "lock" ? "token" : "term") \(token) granted to \(holder) and earlier to \(previous)")
+            fail(
+                kind == "lock" ? "lock-token" : "election-term",
+                "\(name) \(kind == "lock" ? "token" : "term") \(token) granted to \(holder) and earlier to \(previous)")
         }
         tokenHolders[name, default: [:]][token] = holder
         let id = GenerationID(key: key, token: token)
-        granted[id] = Grant(kind: kind, name: name, key: key, token: token, holder: holder, lease: lease, reportedAt: serverRevision(), time: scheduler.now)
+        granted[id] = Grant(
+            kind: kind, name: name, key: key, token: token, holder: holder, lease: lease, reportedAt: serverRevision(),
+            time: scheduler.now)
         grantOrder.append(id)
         if deletedUnderLiveLease.contains(id) { stolen(granted[id]!) }
     }
@@ -144,7 +151,10 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
     }
 
     private func stolen(_ grant: Grant) {
-        fail("\(grant.kind == "lock" ? "lock" : "election")-stolen", "\(grant.holder)'s \(grant.kind) \(grant.name) (key \(grant.key)@\(grant.token)) granted at \(Trace.format(grant.time)), was deleted while its lease \(grant.lease.map(\.description) ?? "-") was alive and before it released")
+        fail(
+            "\(grant.kind == "lock" ? "lock" : "election")-stolen",
+            "\(grant.holder)'s \(grant.kind) \(grant.name) (key \(grant.key)@\(grant.token)) granted at \(Trace.format(grant.time)), was deleted while its lease \(grant.lease.map(\.description) ?? "-") was alive and before it released"
+        )
     }
 
     // MARK: End of run
@@ -153,15 +163,25 @@ public final class Oracles: @unchecked Sendable {  // driver-confined: touched o
     func checkGrantsAgainstHistory() {
         for grant in grantOrder.compactMap({ granted[$0] }) + observedLeaders {
             guard let generation = history.generation(grant.key, createRevision: grant.token) else {
-                fail("\(grant.kind == "lock" ? "lock" : "election")-owner", "\(grant.holder) at \(Trace.format(grant.time)): \(grant.kind) \(grant.name) with key \(grant.key)@\(grant.token) never existed at the server")
+                fail(
+                    "\(grant.kind == "lock" ? "lock" : "election")-owner",
+                    "\(grant.holder) at \(Trace.format(grant.time)): \(grant.kind) \(grant.name) with key \(grant.key)@\(grant.token) never existed at the server"
+                )
                 continue
             }
             guard let ownerAt = generation.ownerAt, ownerAt <= grant.reportedAt else {
                 let fate =
-                    generation.ownerAt.map { "only came to own \(KeyHistory.parent(of: grant.key)) at revision \($0), after the grant (server at revision \(grant.reportedAt))" }
-                    ?? generation.deletedAt.map { "deleted at revision \($0) without ever owning \(KeyHistory.parent(of: grant.key))" }
+                    generation.ownerAt.map {
+                        "only came to own \(KeyHistory.parent(of: grant.key)) at revision \($0), after the grant (server at revision \(grant.reportedAt))"
+                    }
+                    ?? generation.deletedAt.map {
+                        "deleted at revision \($0) without ever owning \(KeyHistory.parent(of: grant.key))"
+                    }
                     ?? "never owned \(KeyHistory.parent(of: grant.key))"
-                fail("\(grant.kind == "lock" ? "lock" : "election")-owner", "\(grant.holder) at \(Trace.format(grant.time)): \(grant.kind) \(grant.name) on key \(grant.key)@\(grant.token), which the server \(fate)")
+                fail(
+                    "\(grant.kind == "lock" ? "lock" : "election")-owner",
+                    "\(grant.holder) at \(Trace.format(grant.time)): \(grant.kind) \(grant.name) on key \(grant.key)@\(grant.token), which the server \(fate)"
+                )
                 continue
             }
         }

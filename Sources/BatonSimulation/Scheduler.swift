@@ -39,7 +39,8 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
         var taskExecutor: NodeExecutor?
     }
 
-    private enum Foreign: @unchecked Sendable {  // handed to the driver thread whole; only the driver touches it afterwards
+    // @unchecked Sendable: handed to the driver thread whole; only the driver touches it afterwards
+    private enum Foreign: @unchecked Sendable {
         case job(ReadyJob)
         case timer(deadline: Int64, node: Int32, target: any TimerTarget)
     }
@@ -195,7 +196,8 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
             return
         }
         timerSequence += 1
-        timers.push(TimerEntry(deadline: max(deadline, nowNanoseconds), sequence: timerSequence, node: node, target: target))
+        timers.push(
+            TimerEntry(deadline: max(deadline, nowNanoseconds), sequence: timerSequence, node: node, target: target))
     }
 
     /// Runs `action` on the driver thread at `now + delay` unless the returned timer is cancelled.
@@ -249,9 +251,11 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
             if until() { return .finished }
             if !ready.isEmpty {
                 let index =
-                    ready.count == 1 ? 0
-                    : newestThreshold > 0 && random.next() < newestThreshold ? ready.count - 1
-                    : random.next(below: ready.count)
+                    ready.count == 1
+                    ? 0
+                    : newestThreshold > 0 && random.next() < newestThreshold
+                        ? ready.count - 1
+                        : random.next(below: ready.count)
                 let entry = ready[index]
                 ready[index] = ready[ready.count - 1]
                 ready.removeLast()
@@ -331,5 +335,3 @@ public final class Scheduler: @unchecked Sendable {  // driver-confined state; f
         slots.removeAll()
     }
 }
-
-

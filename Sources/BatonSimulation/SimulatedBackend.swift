@@ -26,7 +26,9 @@ public final class SimulatedBackend: Backend, Sendable {
         _ kind: @autoclosure () -> String,
         _ handler: @escaping @Sendable (isolated LocalStore, SimulatedServer) throws -> R
     ) async throws -> R {
-        guard !closed.load(ordering: .relaxed) else { throw BatonError(.alreadyClosed, "the simulated backend was closed") }
+        guard !closed.load(ordering: .relaxed) else {
+            throw BatonError(.alreadyClosed, "the simulated backend was closed")
+        }
         try Task.checkCancellation()
         guard network.scheduler.checkDriver() else {
             throw BatonError(.unavailable, "the simulated backend was called from outside the simulation")

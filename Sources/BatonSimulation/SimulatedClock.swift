@@ -1,4 +1,5 @@
 import Baton
+
 /// A node's clock in a simulation: a Swift `Clock` over the scheduler's virtual time, possibly running
 /// at a rate other than 1 (clock drift).
 ///

@@ -7,7 +7,8 @@ import BatonCore
 /// on the server node; the reply travels back. Messages can be lost; partitions (symmetric or one-way)
 /// drop what crosses them; a partition that lasts ``NetworkConditions/failureDetection`` marks the
 /// connection down, failing pending requests and breaking watches with `unavailable`.
-final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched only by jobs and timers of one simulation
+// @unchecked Sendable: driver-confined: touched only by jobs and timers of one simulation
+final class SimulatedNetwork: @unchecked Sendable {
     struct Link {
         var toServerBlocked = false
         var fromServerBlocked = false
@@ -92,7 +93,8 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
             }
             return
         }
-        let timeoutAt = client.clock.global(client.clock.local(scheduler.nowNanoseconds) &+ conditions.requestTimeout.nanoseconds)
+        let timeoutAt = client.clock.global(
+            client.clock.local(scheduler.nowNanoseconds) &+ conditions.requestTimeout.nanoseconds)
         scheduler.schedule(at: timeoutAt, node: client.node, pending)
         if links[client.link].inFlight.count > 64 { links[client.link].inFlight.removeAll { !$0.isPending } }
         links[client.link].inFlight.append(pending)
@@ -109,7 +111,9 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
         }
     }
 
-    private func reply<R: Sendable>(to client: ClientEndpoint, _ id: Int, _ pending: PendingReply<R>, _ result: Result<R, any Error>) {
+    private func reply<R: Sendable>(
+        to client: ClientEndpoint, _ id: Int, _ pending: PendingReply<R>, _ result: Result<R, any Error>
+    ) {
         if links[client.link].fromServerBlocked || lost() { return drop(id, "reply") }
         scheduler.after(.nanoseconds(rpcLatency()), node: client.node) { [self] in
             guard !links[client.link].fromServerBlocked else { return drop(id, "reply") }
@@ -151,18 +155,22 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
         if links[channel.client.link].fromServerBlocked { return breakChannel(channel) }
         let at = max(channel.lastDelivery, scheduler.nowNanoseconds &+ latency())
         channel.lastDelivery = at
-        scheduler.schedule(at: at, node: channel.client.node, ActionTimer { [self] in
-            guard channel.state == .open, scheduler.state(of: channel.client.node) != .crashed else { return }
-            if links[channel.client.link].fromServerBlocked { return breakChannel(channel) }
-            switch message {
-            case .success(let response):
-                trace.event(4, Int64(channel.id), response.revision, "server -> \(channel.client.name) watch w\(channel.id) rev \(response.revision)")
-                channel.continuation.yield(response)
-            case .failure(let error):
-                end(channel, .closed)
-                channel.continuation.finish(throwing: error)
-            }
-        })
+        scheduler.schedule(
+            at: at, node: channel.client.node,
+            ActionTimer { [self] in
+                guard channel.state == .open, scheduler.state(of: channel.client.node) != .crashed else { return }
+                if links[channel.client.link].fromServerBlocked { return breakChannel(channel) }
+                switch message {
+                case .success(let response):
+                    trace.event(
+                        4, Int64(channel.id), response.revision,
+                        "server -> \(channel.client.name) watch w\(channel.id) rev \(response.revision)")
+                    channel.continuation.yield(response)
+                case .failure(let error):
+                    end(channel, .closed)
+                    channel.continuation.finish(throwing: error)
+                }
+            })
     }
 
     /// The client stopped consuming (or its stream ended): tell the server to cancel its side.
@@ -222,7 +230,9 @@ final class SimulatedNetwork: @unchecked Sendable {  // driver-confined: touched
     /// Unblocks every direction between `client` and the server; the connection comes back up.
     func heal(_ client: String) {
         let index = link(for: client)
-        guard links[index].toServerBlocked || links[index].fromServerBlocked || links[index].connectionDown else { return }
+        guard links[index].toServerBlocked || links[index].fromServerBlocked || links[index].connectionDown else {
+            return
+        }
         links[index].toServerBlocked = false
         links[index].fromServerBlocked = false
         links[index].connectionDown = false

@@ -55,7 +55,9 @@ public final class SimulatedNode: Sendable {
 
     /// Starts `operation` in a task on this node.
     @discardableResult
-    public func spawn<T: Sendable>(_ operation: sending @escaping @isolated(any) () async throws -> T) -> Task<T, any Error> {
+    public func spawn<T: Sendable>(_ operation: sending @escaping @isolated(any) () async throws -> T) -> Task<
+        T, any Error
+    > {
         environment.spawn(operation)
     }
 

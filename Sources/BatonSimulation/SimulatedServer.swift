@@ -6,7 +6,8 @@ import BatonCore
 ///
 /// Handlers are synchronous functions of the isolated store, so the oracle's bookkeeping (the lease
 /// ledger, the expired-lease check) happens in the same job, at the same instant, as the request.
-final class SimulatedServer: @unchecked Sendable {  // driver-confined: touched only by jobs and timers of one simulation
+// @unchecked Sendable: driver-confined: touched only by jobs and timers of one simulation
+final class SimulatedServer: @unchecked Sendable {
     /// A request waiting for the dispatcher.
     typealias Request = @Sendable (isolated LocalStore) -> Void
 

@@ -9,7 +9,9 @@ extension SimulationWorld {
         } else if let record = records[name], let node = record.current {
             record.pauses += 1
             if record.pauses == 1 { scheduler.pause(node.index) }
-        } else { return }
+        } else {
+            return
+        }
         trace.note("fault: pause \(name)")
     }
 
@@ -22,7 +24,9 @@ extension SimulationWorld {
         } else if let record = records[name], record.pauses > 0, let node = record.current {
             record.pauses -= 1
             if record.pauses == 0 { scheduler.resume(node.index) }
-        } else { return }
+        } else {
+            return
+        }
         trace.note("fault: resume \(name)")
     }
 
@@ -81,14 +85,26 @@ extension SimulationWorld {
                 at_(at) { self.partition(node, direction) }
                 at_(at + duration) { self.heal(node, direction) }
             case .loss(let perMille, let at, let duration):
-                at_(at) { self.activeLoss.append(perMille); self.updateNetworkFaults() }
-                at_(at + duration) { self.activeLoss.removeFirst(); self.updateNetworkFaults() }
+                at_(at) {
+                    self.activeLoss.append(perMille); self.updateNetworkFaults()
+                }
+                at_(at + duration) {
+                    self.activeLoss.removeFirst(); self.updateNetworkFaults()
+                }
             case .delay(let extra, let at, let duration):
-                at_(at) { self.activeDelay.append(extra); self.updateNetworkFaults() }
-                at_(at + duration) { self.activeDelay.removeFirst(); self.updateNetworkFaults() }
+                at_(at) {
+                    self.activeDelay.append(extra); self.updateNetworkFaults()
+                }
+                at_(at + duration) {
+                    self.activeDelay.removeFirst(); self.updateNetworkFaults()
+                }
             case .stall(let perMille, let at, let duration):
-                at_(at) { self.activeStall.append(perMille); self.updateNetworkFaults() }
-                at_(at + duration) { self.activeStall.removeFirst(); self.updateNetworkFaults() }
+                at_(at) {
+                    self.activeStall.append(perMille); self.updateNetworkFaults()
+                }
+                at_(at + duration) {
+                    self.activeStall.removeFirst(); self.updateNetworkFaults()
+                }
             case .drift:
                 break
             }
@@ -105,7 +121,8 @@ extension SimulationWorld {
         network.extraLoss = Double(activeLoss.reduce(0, +)) / 1000
         network.extraLatency = activeDelay.max() ?? .zero
         network.stall = Double(activeStall.reduce(0, +)) / 1000
-        trace.note("fault: network loss \(network.extraLoss) stall \(network.stall) extra latency \(network.extraLatency)")
+        trace.note(
+            "fault: network loss \(network.extraLoss) stall \(network.stall) extra latency \(network.extraLatency)")
     }
 
     /// Ends the fault phase: cancels the plan's pending faults, resumes every paused node, heals every

@@ -8,13 +8,20 @@ extension SimulationWorld {
             setup: { start(body) }, until: { rootDone || oracles.failed }, timeLimit: options.timeLimit)
         switch stop {
         case .finished: break
-        case .quiescent: oracles.fail("liveness", "the body is stuck: nothing can run and no timer is pending (\(unfinishedPrograms.joined(separator: ", ")))")
+        case .quiescent:
+            oracles.fail(
+                "liveness",
+                "the body is stuck: nothing can run and no timer is pending (\(unfinishedPrograms.joined(separator: ", ")))"
+            )
         case .timeLimit: oracles.fail("liveness", "the body did not return within \(options.timeLimit)")
         case .jobLimit: oracles.fail("liveness", "job limit reached at \(Trace.format(now)): a livelock")
         }
         if !oracles.failed { drain() }
         if scheduler.foreignJobs > 0 {
-            oracles.fail("escaped", "\(scheduler.foreignJobs) jobs arrived from outside the scheduler: some code escaped the simulation (an unstructured task without the executor preference, a real-time sleep, a queue or another OS thread)")
+            oracles.fail(
+                "escaped",
+                "\(scheduler.foreignJobs) jobs arrived from outside the scheduler: some code escaped the simulation (an unstructured task without the executor preference, a real-time sleep, a queue or another OS thread)"
+            )
         }
         let report = SimulationReport(
             seed: seed, plan: options.faultPlan, violations: oracles.violations, jobs: scheduler.jobsRun,
@@ -54,7 +61,10 @@ extension SimulationWorld {
         guard !oracles.failed else { return }
         if drained != .quiescent {
             for pending in scheduler.pendingWork() {
-                oracles.fail("leftover", "\(scheduler.name(of: pending.node)) still has \(pending.timers) timers and \(pending.jobs) jobs \(options.drainLimit) after the body returned (a task left behind)")
+                oracles.fail(
+                    "leftover",
+                    "\(scheduler.name(of: pending.node)) still has \(pending.timers) timers and \(pending.jobs) jobs \(options.drainLimit) after the body returned (a task left behind)"
+                )
             }
         }
         for channel in network.openChannels {

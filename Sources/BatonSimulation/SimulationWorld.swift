@@ -7,7 +7,8 @@ import BatonCore
 /// The body runs on a control node that faults never touch. Client programs run on their own nodes;
 /// a crashed node's program is frozen forever, and a restarted node runs its program again as a new
 /// incarnation. Every method must be called from the simulation's own tasks (they all are).
-public final class SimulationWorld: @unchecked Sendable {  // driver-confined: touched only by jobs and timers of one simulation
+// @unchecked Sendable: driver-confined: touched only by jobs and timers of one simulation
+public final class SimulationWorld: @unchecked Sendable {
     /// A client node's name, its program and the state of its current incarnation.
     final class NodeRecord: @unchecked Sendable {  // driver-confined like the world that owns it
         enum State { case running, finished, crashed }
@@ -62,7 +63,8 @@ public final class SimulationWorld: @unchecked Sendable {  // driver-confined: t
         random = root.split("workload")
         nodeRandom = root.split("nodes")
         let policy = root.split("scheduling-policy").int(in: 0...3)
-        scheduler = Scheduler(seed: root.split("scheduling").seed, newestBias: options.newestBias ?? [0, 0, 0.5, 0.9][policy])
+        scheduler = Scheduler(
+            seed: root.split("scheduling").seed, newestBias: options.newestBias ?? [0, 0, 0.5, 0.9][policy])
         trace = Trace(scheduler: scheduler, recording: options.recordTrace)
         oracles = Oracles(scheduler: scheduler, trace: trace)
         let serverNode = scheduler.addNode(name: "server")
@@ -80,7 +82,10 @@ public final class SimulationWorld: @unchecked Sendable {  // driver-confined: t
         oracles.leaseAlive = { server.ledger.isAlive($0, now: server.now) }
         oracles.serverRevision = { server.highestRevision }
         server.onExpiredVisible = { kv in
-            oracles.fail("expired-lease-visible", "key \(kv.key)@\(kv.createRevision) of expired lease \(kv.lease.map(\.description) ?? "-") was visible in a response")
+            oracles.fail(
+                "expired-lease-visible",
+                "key \(kv.key)@\(kv.createRevision) of expired lease \(kv.lease.map(\.description) ?? "-") was visible in a response"
+            )
         }
     }
 
@@ -106,7 +111,9 @@ public final class SimulationWorld: @unchecked Sendable {  // driver-confined: t
     /// again, on a new incarnation, each time the node restarts. The node's clock runs at the fault
     /// plan's drift rate for it, if any.
     @discardableResult
-    public func addClient(_ name: String, program: @escaping @Sendable (SimulatedNode) async throws -> Void) -> SimulatedNode {
+    public func addClient(_ name: String, program: @escaping @Sendable (SimulatedNode) async throws -> Void)
+        -> SimulatedNode
+    {
         precondition(records[name] == nil && name != "server" && name != "control", "node name \(name) is taken")
         let record = NodeRecord(name: name, program: program, ratePPM: options.faultPlan.ratePPM(of: name))
         records[name] = record
@@ -131,7 +138,10 @@ public final class SimulationWorld: @unchecked Sendable {  // driver-confined: t
         let environment = BatonEnvironment(
             clock: clock, taskExecutor: taskExecutor, random: nodeRandom.split(label),
             events: EventSink { trace.note("\(label): \($0)") }, mutations: options.mutations)
-        let backend = SimulatedBackend(network: network, endpoint: ClientEndpoint(name: record.name, link: network.link(for: record.name), node: index, clock: clock))
+        let backend = SimulatedBackend(
+            network: network,
+            endpoint: ClientEndpoint(name: record.name, link: network.link(for: record.name), node: index, clock: clock)
+        )
         let node = SimulatedNode(
             name: record.name, incarnation: record.incarnations, index: index, environment: environment, clock: clock,
             backend: backend, taskExecutor: taskExecutor, world: self)
@@ -191,7 +201,8 @@ public final class SimulationWorld: @unchecked Sendable {  // driver-confined: t
     /// The fenced resource named `name` (created on first use).
     public func resource(_ name: String) -> FencedResource {
         if let existing = resources[name] { return existing }
-        let created = FencedResource(name: name, world: self, seed: RandomSource(seed: seed).split("resource/\(name)").seed)
+        let created = FencedResource(
+            name: name, world: self, seed: RandomSource(seed: seed).split("resource/\(name)").seed)
         resources[name] = created
         return created
     }

@@ -1,4 +1,5 @@
 import Baton
+
 /// What happened in a simulation, in order: a running hash always, and the lines themselves when
 /// recording.
 ///

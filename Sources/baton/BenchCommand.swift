@@ -36,7 +36,9 @@ struct BenchOptions: Equatable {
             case "--json": json = true
             case "--quick": size = "quick"
             case "--size":
-                guard let value = rest.popFirst(), BenchSize.all.contains(where: { $0.name == value }) else { return nil }
+                guard let value = rest.popFirst(), BenchSize.all.contains(where: { $0.name == value }) else {
+                    return nil
+                }
                 size = value
             case "--only":
                 guard let value = rest.popFirst(), !value.isEmpty else { return nil }
@@ -77,11 +79,12 @@ func runLocalBench(_ arguments: [String]) async -> Int32 {
         for line in BenchFormat.jsonLines(rows) { print(line) }
     } else {
         #if DEBUG
-        let build = "debug build: figures are not representative"
+            let build = "debug build: figures are not representative"
         #else
-        let build = "release build"
+            let build = "release build"
         #endif
-        print("baton bench local (size \(size.name), \(build), \(BenchFormat.fixed(elapsed.benchSeconds, digits: 1)) s)")
+        print(
+            "baton bench local (size \(size.name), \(build), \(BenchFormat.fixed(elapsed.benchSeconds, digits: 1)) s)")
         print("floor: an actor-based async FIFO mutex with cancellation, used the same way.")
         print("ratio = how many times worse than the floor: floor rate / Baton rate, or Baton cost / floor cost.")
         print("")

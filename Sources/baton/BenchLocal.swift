@@ -23,7 +23,8 @@ struct BenchSize: Sendable {
         handoffQueues: [10, 1_000, 100_000], handoffSamples: 1_000, electionSamples: 500, memoryCount: 100_000)
     static let quick = BenchSize(
         name: "quick", duration: .milliseconds(200), warmup: .milliseconds(50), repeats: 2,
-        handoffQueues: [10, 1_000, 10_000], handoffSamples: 300, electionSamples: 100, memoryCount: 10_000, simulationSeeds: 20)
+        handoffQueues: [10, 1_000, 10_000], handoffSamples: 300, electionSamples: 100, memoryCount: 10_000,
+        simulationSeeds: 20)
     static let tiny = BenchSize(
         name: "tiny", duration: .milliseconds(20), warmup: .milliseconds(5), repeats: 1,
         handoffQueues: [2, 10], handoffSamples: 10, electionSamples: 3, memoryCount: 100, simulationSeeds: 2)
@@ -75,9 +76,10 @@ struct LocalBench {
                     return mutexes.indices.map { (BatonCycle(mutex: mutexes[$0]), counters[$0 % names]) }
                 })
             await client.close()
-            rows.append(BenchRow(
-                name: "local.contended", variant: "\(tasks) tasks, \(names == 1 ? "1 name" : "\(names) names")",
-                value: baton.rate, unit: "cycles/s", samples: baton.cycles, baseline: floor.rate))
+            rows.append(
+                BenchRow(
+                    name: "local.contended", variant: "\(tasks) tasks, \(names == 1 ? "1 name" : "\(names) names")",
+                    value: baton.rate, unit: "cycles/s", samples: baton.cycles, baseline: floor.rate))
         }
         return rows
     }
@@ -95,9 +97,10 @@ struct LocalBench {
                 if run.rate > best.rate { best = run }
             }
             await client.close()
-            rows.append(BenchRow(
-                name: "local.session", variant: "create + close, \(tasks) task\(tasks == 1 ? "" : "s")",
-                value: best.rate, unit: "sessions/s", samples: best.cycles))
+            rows.append(
+                BenchRow(
+                    name: "local.session", variant: "create + close, \(tasks) task\(tasks == 1 ? "" : "s")",
+                    value: best.rate, unit: "sessions/s", samples: best.cycles))
         }
         return rows
     }
@@ -107,28 +110,34 @@ struct LocalBench {
         var rows: [BenchRow] = [], setups: [BenchRow] = []
         for waiters in size.handoffQueues {
             let bench = HandoffBench(waiters: waiters, samples: size.handoffSamples)
-            BenchProcess.progress("  local.handoff waiters=\(waiters): \(bench.rounds) round(s), \(bench.perRound) timed each")
+            BenchProcess.progress(
+                "  local.handoff waiters=\(waiters): \(bench.rounds) round(s), \(bench.perRound) timed each")
             let floor = BenchStatistics(try await bench.floor())
             let (latencies, sessions, queue) = try await bench.baton()
             let baton = BenchStatistics(latencies)
             BenchProcess.progress(
                 "    \(waiters) sessions in \(BenchFormat.fixed(sessions.benchSeconds, digits: 2)) s, "
                     + "queued in \(BenchFormat.fixed(queue.benchSeconds, digits: 2)) s")
-            rows.append(BenchRow(
-                name: "local.handoff", variant: "waiters=\(waiters), p50", value: baton.median, unit: "ns",
-                p99: baton.p99, samples: baton.count, baseline: floor.median))
-            setups.append(BenchRow(
-                name: "local.handoff.setup", variant: "create \(waiters) sessions", value: sessions.benchSeconds,
-                unit: "s"))
-            setups.append(BenchRow(
-                name: "local.handoff.setup", variant: "queue \(waiters) waiters, until quiet", value: queue.benchSeconds, unit: "s"))
+            rows.append(
+                BenchRow(
+                    name: "local.handoff", variant: "waiters=\(waiters), p50", value: baton.median, unit: "ns",
+                    p99: baton.p99, samples: baton.count, baseline: floor.median))
+            setups.append(
+                BenchRow(
+                    name: "local.handoff.setup", variant: "create \(waiters) sessions", value: sessions.benchSeconds,
+                    unit: "s"))
+            setups.append(
+                BenchRow(
+                    name: "local.handoff.setup", variant: "queue \(waiters) waiters, until quiet",
+                    value: queue.benchSeconds, unit: "s"))
         }
         if rows.count > 1, let first = rows.first, let last = rows.last {
             let flatness = last.value / first.value
-            rows.append(BenchRow(
-                name: "local.handoff",
-                variant: "flatness: p50 at \(size.handoffQueues.last!) / p50 at \(size.handoffQueues.first!)",
-                value: flatness, unit: "x", target: "<= 1.5", met: flatness <= 1.5))
+            rows.append(
+                BenchRow(
+                    name: "local.handoff",
+                    variant: "flatness: p50 at \(size.handoffQueues.last!) / p50 at \(size.handoffQueues.first!)",
+                    value: flatness, unit: "x", target: "<= 1.5", met: flatness <= 1.5))
         }
         return rows + setups
     }
@@ -176,15 +185,22 @@ struct LocalBench {
     /// run back to back on this thread and timed on the wall clock.
     func simulation() async throws -> [BenchRow] {
         let sweep = Sweep.run(.mixed, seeds: 1...size.simulationSeeds, clock: ContinuousClock())
-        guard sweep.failures.isEmpty else { throw BenchFailure("the mixed scenario failed: \(sweep.failures.map(\.seed))") }
+        guard sweep.failures.isEmpty else {
+            throw BenchFailure("the mixed scenario failed: \(sweep.failures.map(\.seed))")
+        }
         let real = Double(sweep.realTime.components.seconds) + Double(sweep.realTime.components.attoseconds) / 1e18
         return [
-            BenchRow(name: "sim.jobs", variant: "scheduler jobs/s, mixed scenario", value: sweep.jobsPerSecond, unit: "jobs/s",
-                     samples: sweep.jobs),
-            BenchRow(name: "sim.seeds", variant: "mixed scenario seeds/s", value: Double(sweep.seeds) / real, unit: "seeds/s",
-                     samples: sweep.seeds),
-            BenchRow(name: "sim.ratio", variant: "simulated : real time, mixed scenario", value: sweep.ratio, unit: "x",
-                     samples: sweep.seeds),
+            BenchRow(
+                name: "sim.jobs", variant: "scheduler jobs/s, mixed scenario", value: sweep.jobsPerSecond,
+                unit: "jobs/s",
+                samples: sweep.jobs),
+            BenchRow(
+                name: "sim.seeds", variant: "mixed scenario seeds/s", value: Double(sweep.seeds) / real,
+                unit: "seeds/s",
+                samples: sweep.seeds),
+            BenchRow(
+                name: "sim.ratio", variant: "simulated : real time, mixed scenario", value: sweep.ratio, unit: "x",
+                samples: sweep.seeds),
         ]
     }
 
@@ -197,7 +213,9 @@ struct LocalBench {
         for _ in 0..<size.repeats {
             let f = try await benchRate(floor(), warmup: size.warmup, duration: size.duration)
             let b = try await benchRate(baton(), warmup: size.warmup, duration: size.duration)
-            guard f.exact, b.exact else { throw BenchFailure("a counter disagrees with the cycles run: mutual exclusion failed") }
+            guard f.exact, b.exact else {
+                throw BenchFailure("a counter disagrees with the cycles run: mutual exclusion failed")
+            }
             if f.rate > bestFloor.rate { bestFloor = f }
             if b.rate > bestBaton.rate { bestBaton = b }
         }

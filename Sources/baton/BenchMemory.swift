@@ -23,7 +23,8 @@ enum MemoryBench {
     /// Runs a probe in a child process and returns its `key=value` figures.
     static func measure(_ kind: Kind, count: Int) throws -> [String: Double] {
         let process = Process()
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["bench", "memory-probe", kind.rawValue, String(count)]

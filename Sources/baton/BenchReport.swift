@@ -94,9 +94,10 @@ enum BenchFormat {
         }
         let all = [header] + body
         let widths = header.indices.map { column in
-            (all.map { $0[column].count } + rows.filter { $0.unavailable != nil }.map { row in
-                column == 0 ? row.name.count : column == 1 ? row.variant.count : 0
-            }).max() ?? 0
+            (all.map { $0[column].count }
+                + rows.filter { $0.unavailable != nil }.map { row in
+                    column == 0 ? row.name.count : column == 1 ? row.variant.count : 0
+                }).max() ?? 0
         }
         let numeric: Set<Int> = [2, 3, 4, 5]
         func line(_ cells: [String]) -> String {
@@ -111,7 +112,9 @@ enum BenchFormat {
         var next = body.makeIterator()
         for row in rows {
             if let reason = row.unavailable {
-                let pad = { (text: String, width: Int) in text + String(repeating: " ", count: max(0, width - text.count)) }
+                let pad = { (text: String, width: Int) in
+                    text + String(repeating: " ", count: max(0, width - text.count))
+                }
                 lines.append(pad(row.name, widths[0]) + "  " + pad(row.variant, widths[1]) + "  " + reason)
             } else if let cells = next.next() {
                 lines.append(line(cells))

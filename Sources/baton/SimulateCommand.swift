@@ -34,7 +34,8 @@ func runSimulate(_ arguments: [String]) async -> Int32 {
     total.realTime = wall
     print(
         "simulate: \(total.seeds) seeds, \(failed) failed, \(total.jobs) jobs (\(format(total.jobsPerSecond, 0)) jobs/s), "
-            + "\(format(seconds(total.simulatedTime), 1)) simulated s in \(format(seconds(wall), 2)) s (\(format(total.ratio, 0))x real time)")
+            + "\(format(seconds(total.simulatedTime), 1)) simulated s in \(format(seconds(wall), 2)) s (\(format(total.ratio, 0))x real time)"
+    )
     return failed == 0 ? 0 : 1
 }
 
@@ -56,7 +57,9 @@ private func sweep(_ scenario: Scenario, _ options: SimulateOptions) async -> Sw
                     part.add(report)
                     if twice {
                         let again = scenario.run(seed: seed, plan: plan, mutations: mutations)
-                        if again.traceHash != report.traceHash || again.jobs != report.jobs || again.violations != report.violations {
+                        if again.traceHash != report.traceHash || again.jobs != report.jobs
+                            || again.violations != report.violations
+                        {
                             part.nondeterministic.append(seed)
                         }
                     }
@@ -89,14 +92,18 @@ private func report(_ sweep: Sweep, _ scenario: Scenario, _ options: SimulateOpt
             budget: options.shrinkBudget)
         {
             let before = failure.plan.weight, after = shrunk.plan.weight
-            print("  shrunk in \(shrunk.runs) runs from \(before.faults) faults (\(before.milliseconds) ms) to \(after.faults) (\(after.milliseconds) ms): \(shrunk.plan)")
+            print(
+                "  shrunk in \(shrunk.runs) runs from \(before.faults) faults (\(before.milliseconds) ms) to \(after.faults) (\(after.milliseconds) ms): \(shrunk.plan)"
+            )
             print("  shrunk failure: \(shrunk.violation)")
             print("  replay: \(options.replay(scenario.name, seed: failure.seed, plan: shrunk.plan))")
         }
     }
     if sweep.failures.count > options.reports {
         let rest = sweep.failures.dropFirst(options.reports).map { String($0.seed) }
-        print("  … and \(rest.count) more failing seeds: \(rest.prefix(30).joined(separator: " "))\(rest.count > 30 ? " …" : "")")
+        print(
+            "  … and \(rest.count) more failing seeds: \(rest.prefix(30).joined(separator: " "))\(rest.count > 30 ? " …" : "")"
+        )
     }
     print(
         "\(scenario.name): \(sweep.seeds) seeds, \(failedSeeds.count) failed, \(sweep.jobs) jobs, "
@@ -109,11 +116,13 @@ private func report(_ sweep: Sweep, _ scenario: Scenario, _ options: SimulateOpt
 /// `--trace`: runs one seed recording its trace, prints it, and last its hash.
 private func printTrace(_ options: SimulateOptions) -> Int32 {
     let scenario = options.scenarios[0]
-    let report = scenario.run(seed: options.startSeed, plan: options.plan, mutations: options.mutations, recordTrace: true)
+    let report = scenario.run(
+        seed: options.startSeed, plan: options.plan, mutations: options.mutations, recordTrace: true)
     print("scenario \(scenario.name) seed \(report.seed) plan: \(report.plan)")
     for line in report.trace { print(line) }
     for violation in report.violations { print("FAIL \(violation)") }
-    print("jobs: \(report.jobs), simulated: \(format(seconds(report.simulatedTime), 6)) s, messages: \(report.messages)")
+    print(
+        "jobs: \(report.jobs), simulated: \(format(seconds(report.simulatedTime), 6)) s, messages: \(report.messages)")
     print("trace-hash: \(report.traceHashHex)")
     return report.passed ? 0 : 1
 }

@@ -1,6 +1,6 @@
 // `baton`: the command-line tool. Each command lives in its own file.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 let arguments = Array(CommandLine.arguments.dropFirst())
 let status: Int32

@@ -30,7 +30,9 @@ import Testing
         func answer(_ request: RangeRequest) -> RangeResponse {
             let snapshot = snapshots[request.revision > 0 ? request.revision : revision]!
             let inRange = snapshot.values.filter { request.range.contains($0.key) }.sorted { $0.key < $1.key }
-            if request.countOnly { return RangeResponse(revision: revision, kvs: [], more: false, count: inRange.count) }
+            if request.countOnly {
+                return RangeResponse(revision: revision, kvs: [], more: false, count: inRange.count)
+            }
             var kvs = inRange.filter {
                 (request.maxCreateRevision == 0 || $0.createRevision <= request.maxCreateRevision)
                     && (request.minCreateRevision == 0 || $0.createRevision >= request.minCreateRevision)
@@ -119,13 +121,16 @@ import Testing
             for _ in 0..<3 {
                 let request = RangeRequest(
                     Self.ranges.randomElement(using: &random)!, limit: Int.random(in: 0...3, using: &random),
-                    revision: Bool.random(using: &random) ? 0 : Int64.random(in: oldest...model.revision, using: &random),
+                    revision: Bool.random(using: &random)
+                        ? 0 : Int64.random(in: oldest...model.revision, using: &random),
                     sortOrder: [.none, .ascend, .descend].randomElement(using: &random)!,
                     sortTarget: [.key, .version, .create, .mod, .value].randomElement(using: &random)!,
                     keysOnly: Int.random(in: 0..<5, using: &random) == 0,
                     countOnly: Int.random(in: 0..<8, using: &random) == 0,
-                    maxCreateRevision: Bool.random(using: &random) ? 0 : Int64.random(in: 1...model.revision, using: &random),
-                    minCreateRevision: Bool.random(using: &random) ? 0 : Int64.random(in: 1...model.revision, using: &random))
+                    maxCreateRevision: Bool.random(using: &random)
+                        ? 0 : Int64.random(in: 1...model.revision, using: &random),
+                    minCreateRevision: Bool.random(using: &random)
+                        ? 0 : Int64.random(in: 1...model.revision, using: &random))
                 let answer = try store.range(request)
                 #expect(answer == model.answer(request), "step \(step): \(request)")
             }

@@ -128,13 +128,19 @@ import Testing
         let a1 = try #require(try store.get("a/1"))
         #expect(a1 == KeyValue(key: "a/1", value: Array("c"), createRevision: 3, modRevision: 6, version: 2))
         #expect(try store.range(RangeRequest(.key("a/1"))).count == 1)
-        #expect(try store.range(RangeRequest(.key("nope"))) == RangeResponse(revision: 8, kvs: [], more: false, count: 0))
+        #expect(
+            try store.range(RangeRequest(.key("nope"))) == RangeResponse(revision: 8, kvs: [], more: false, count: 0))
         #expect(try store.range(RangeRequest(.key("a/"))).kvs.isEmpty)
         #expect(try store.keys(RangeRequest(.atLeast("a/2"))) == ["a/2", "a/3", "b"])
         #expect(try store.keys(RangeRequest(.interval("a/2", "b"))) == ["a/2", "a/3"])
-        #expect(try store.range(RangeRequest(.interval("b", "a"))) == RangeResponse(revision: 8, kvs: [], more: false, count: 0))
+        #expect(
+            try store.range(RangeRequest(.interval("b", "a")))
+                == RangeResponse(revision: 8, kvs: [], more: false, count: 0))
         #expect(try store.keys(RangeRequest(.prefix(""))) == ["a/1", "a/2", "a/3", "b"])
-        #expect(try store.keys(RangeRequest(.prefix("a/"), sortOrder: .descend, sortTarget: .create)) == ["a/2", "a/1", "a/3"])
+        #expect(
+            try store.keys(RangeRequest(.prefix("a/"), sortOrder: .descend, sortTarget: .create)) == [
+                "a/2", "a/1", "a/3",
+            ])
         #expect(try store.range(RangeRequest(.prefix("zz/"), sortOrder: .ascend, sortTarget: .create)).count == 0)
         #expect(try store.range(RangeRequest(.atLeast("a/3"), countOnly: true)).count == 2)
         #expect(try store.range(RangeRequest(.prefix(""), limit: 2)).more)
@@ -147,7 +153,8 @@ import Testing
         try store.put(Key(bytes: [0x61]))
         let keys = try store.range(RangeRequest(.prefix("a"))).kvs.map(\.key.bytes)
         #expect(keys == [[0x61], [0x61, 0x00], [0x61, 0xff]])
-        #expect(try store.range(RangeRequest(.atLeast(Key(bytes: [0x61, 0x01])))).kvs.map(\.key.bytes) == [[0x61, 0xff]])
+        #expect(
+            try store.range(RangeRequest(.atLeast(Key(bytes: [0x61, 0x01])))).kvs.map(\.key.bytes) == [[0x61, 0xff]])
     }
 
     @Test func readsAtPastRevisions() throws {

@@ -55,7 +55,8 @@ import Testing
         }
         #expect(handedOff == 1_000)
         // The public API answers the same, and counts stay exact without a scan.
-        let countOnly = try store.range(RangeRequest(.prefix("lock/"), sortOrder: .ascend, sortTarget: .create, countOnly: true))
+        let countOnly = try store.range(
+            RangeRequest(.prefix("lock/"), sortOrder: .ascend, sortTarget: .create, countOnly: true))
         #expect(countOnly.count == Self.waiters + 1 - 1_000)
         let keyOrdered = store.keyspace.read(RangeRequest(.prefix("lock/"), limit: 3), during: nil)
         #expect(keyOrdered.examined <= 4)

@@ -149,7 +149,8 @@ extension SortedMap {
             return (height, size)
         }
         guard let whole = check(root, above: nil, below: nil) else { return "order, height or size broken" }
-        if whole.size != keys.count || reached != keys.count || values.count != keys.count || links.count != keys.count {
+        if whole.size != keys.count || reached != keys.count || values.count != keys.count || links.count != keys.count
+        {
             return "unreachable slots"
         }
         return nil

@@ -17,7 +17,9 @@ import Testing
             TxnRequest(success: [Self.delete(.prefix("a")), Self.put("a")]),
             TxnRequest(success: [Self.put("a"), .txn(TxnRequest(success: [Self.put("a")]))]),
             TxnRequest(success: [Self.put("a"), .txn(TxnRequest(failure: [Self.put("a")]))]),
-            TxnRequest(success: [.txn(TxnRequest(success: [Self.put("a")])), .txn(TxnRequest(success: [Self.put("a")]))]),
+            TxnRequest(success: [
+                .txn(TxnRequest(success: [Self.put("a")])), .txn(TxnRequest(success: [Self.put("a")])),
+            ]),
             TxnRequest(success: [Self.delete(.atLeast("")), .txn(TxnRequest(success: [Self.put("z")]))]),
             TxnRequest(success: [.txn(TxnRequest(success: [Self.delete(.key("q"))])), Self.put("q")]),
             // The check reads the request, not the data: the branch not taken counts too.
@@ -50,7 +52,8 @@ import Testing
             try store.txn(TxnRequest(success: [Self.put("a", lease: lease), Self.put("b", lease: LeaseID(99))]))
         }
         expectError(.leaseNotFound) {
-            try store.txn(TxnRequest(success: [Self.put("a"), .txn(TxnRequest(success: [Self.put("n", lease: LeaseID(99))]))]))
+            try store.txn(
+                TxnRequest(success: [Self.put("a"), .txn(TxnRequest(success: [Self.put("n", lease: LeaseID(99))]))]))
         }
         #expect(store.revision == 1)
         #expect(try store.everything().isEmpty)
@@ -67,11 +70,15 @@ import Testing
     @Test func badReadRevisionAppliesNothing() throws {
         var store = StoreMachine()
         try store.put("a")
-        expectError(.futureRevision) { try store.txn(TxnRequest(success: [Self.put("b"), Self.get(.key("a"), revision: 3)])) }
+        expectError(.futureRevision) {
+            try store.txn(TxnRequest(success: [Self.put("b"), Self.get(.key("a"), revision: 3)]))
+        }
         try store.put("a")
         try store.put("a")
         try store.compact(revision: 3)
-        expectError(.compacted) { try store.txn(TxnRequest(success: [Self.put("b"), Self.get(.key("a"), revision: 2)])) }
+        expectError(.compacted) {
+            try store.txn(TxnRequest(success: [Self.put("b"), Self.get(.key("a"), revision: 2)]))
+        }
         #expect(store.revision == 4)
         #expect(try store.get("b") == nil)
     }

@@ -69,7 +69,8 @@ import Testing
         #expect(catchUp.map(\.revision) == [4, 5])
         #expect(catchUp[0].events == [WatchEvent(kind: .put, kv: try #require(try store.get("w/b", at: 4)))])
         #expect(catchUp[1].events.map(\.kind) == [.delete, .delete])
-        #expect(catchUp[1].events.map(\.kv) == [KeyValue(key: "w/a", modRevision: 5), KeyValue(key: "w/b", modRevision: 5)])
+        #expect(
+            catchUp[1].events.map(\.kv) == [KeyValue(key: "w/a", modRevision: 5), KeyValue(key: "w/b", modRevision: 5)])
         #expect(catchUp[1].events.map(\.prevKV?.valueString) == ["1", "1"])
         #expect(try store.watch(WatchRequest(.prefix("w/"), startRevision: 1)).1.map(\.revision) == [2, 4, 5])
         #expect(try store.watch(WatchRequest(.prefix("w/"), startRevision: 5)).1.map(\.revision) == [5])
@@ -144,7 +145,8 @@ import Testing
             let key = keys.randomElement(using: &random)!
             switch Int.random(in: 0..<10, using: &random) {
             case 0..<5: try store.put(key, "\(Int.random(in: 0..<9, using: &random))")
-            case 5..<7: _ = try store.deleteRange(DeleteRangeRequest(Bool.random(using: &random) ? .key(key) : .prefix(key)))
+            case 5..<7:
+                _ = try store.deleteRange(DeleteRangeRequest(Bool.random(using: &random) ? .key(key) : .prefix(key)))
             case 7:
                 _ = try store.txn(TxnRequest(success: [.put(PutRequest(key: key)), .put(PutRequest(key: "z"))]))
             default:
@@ -166,7 +168,8 @@ import Testing
                 }
                 if !events.isEmpty { expected.append(WatchResponse(revision: response.revision, events: events)) }
             }
-            let firstDifference = zip(watch.received, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            let firstDifference =
+                zip(watch.received, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
                 ?? (watch.received.count == expected.count ? nil : min(watch.received.count, expected.count))
             #expect(
                 firstDifference == nil,

@@ -33,7 +33,8 @@ struct EtcdFailureTests {
     @Test func anUnreachableEndpointIsUnavailableAtOnce() async throws {
         let dead = "http://127.0.0.1:\(try StubHTTPServer.deadPort())"
         let gateway = try EtcdGateway(
-            configuration: EtcdConfiguration(endpoints: [dead, dead], dialTimeout: .seconds(1), requestTimeout: .seconds(2)))
+            configuration: EtcdConfiguration(
+                endpoints: [dead, dead], dialTimeout: .seconds(1), requestTimeout: .seconds(2)))
         defer { gateway.closeSoon() }
         let elapsed = await timed {
             let error = await expectBatonError(.unavailable) { _ = try await gateway.range(RangeRequest(.key("a"))) }
@@ -99,7 +100,8 @@ struct EtcdFailureTests {
     func aServerThatIsNotEtcdIsMalformed(_ behaviour: StubHTTPServer.Behaviour) async throws {
         let stub = try StubHTTPServer(behaviour)
         defer { stub.stop() }
-        let gateway = try EtcdGateway(configuration: EtcdConfiguration(endpoints: [stub.url], requestTimeout: .seconds(2)))
+        let gateway = try EtcdGateway(
+            configuration: EtcdConfiguration(endpoints: [stub.url], requestTimeout: .seconds(2)))
         defer { gateway.closeSoon() }
         await expectBatonError(.malformedResponse) { _ = try await gateway.range(RangeRequest(.key("a"))) }
         await expectBatonError(.malformedResponse) { _ = try await gateway.keepAliveLease(LeaseID(1)) }
@@ -109,7 +111,8 @@ struct EtcdFailureTests {
     @Test func aCancelledCallEndsAtOnce() async throws {
         let silent = try StubHTTPServer(.silent)
         defer { silent.stop() }
-        let gateway = try EtcdGateway(configuration: EtcdConfiguration(endpoints: [silent.url], requestTimeout: .seconds(30)))
+        let gateway = try EtcdGateway(
+            configuration: EtcdConfiguration(endpoints: [silent.url], requestTimeout: .seconds(30)))
         defer { gateway.closeSoon() }
         let call = Task { try await gateway.range(RangeRequest(.key("a"))) }
         let watch = Task { try await gateway.watch(WatchRequest(.key("a"))) }

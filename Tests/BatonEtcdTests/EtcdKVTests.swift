@@ -25,7 +25,9 @@ struct EtcdKVTests {
         #expect(read.count == 1)
         #expect(
             read.kvs == [
-                KeyValue(key: "a", value: bytes("2"), createRevision: first.revision, modRevision: second.revision, version: 2)
+                KeyValue(
+                    key: "a", value: bytes("2"), createRevision: first.revision, modRevision: second.revision,
+                    version: 2)
             ])
         let past = try await gateway.range(RangeRequest(.key("a"), revision: first.revision))
         #expect(past.kvs.first?.valueString == "1")
@@ -59,9 +61,11 @@ struct EtcdKVTests {
         #expect(keys(limited) == ["p/a", "p/b"])
         #expect(limited.more && limited.count == 4)
 
-        let byCreate = try await gateway.range(RangeRequest(.prefix("p/"), limit: 1, sortOrder: .ascend, sortTarget: .create))
+        let byCreate = try await gateway.range(
+            RangeRequest(.prefix("p/"), limit: 1, sortOrder: .ascend, sortTarget: .create))
         #expect(keys(byCreate) == ["p/d"])
-        let newest = try await gateway.range(RangeRequest(.prefix("p/"), limit: 1, sortOrder: .descend, sortTarget: .create))
+        let newest = try await gateway.range(
+            RangeRequest(.prefix("p/"), limit: 1, sortOrder: .descend, sortTarget: .create))
         #expect(keys(newest) == ["p/a"])
         let byValue = try await gateway.range(RangeRequest(.prefix("p/"), sortOrder: .descend, sortTarget: .value))
         #expect(keys(byValue) == ["p/a", "p/b", "p/c", "p/d"])
@@ -77,7 +81,8 @@ struct EtcdKVTests {
                 .prefix("p/"), limit: 1, sortOrder: .descend, sortTarget: .create,
                 maxCreateRevision: try #require(revisions["c"]) - 1))
         #expect(keys(predecessor) == ["p/d"])
-        let recent = try await gateway.range(RangeRequest(.prefix("p/"), minCreateRevision: try #require(revisions["b"])))
+        let recent = try await gateway.range(
+            RangeRequest(.prefix("p/"), minCreateRevision: try #require(revisions["b"])))
         #expect(keys(recent) == ["p/a", "p/b"])
 
         #expect(keys(try await gateway.range(RangeRequest(.interval("p/b", "p/d")))) == ["p/b", "p/c"])
@@ -91,7 +96,9 @@ struct EtcdKVTests {
         defer { etcd.destroy() }
         let gateway = try etcd.gateway()
         defer { gateway.closeSoon() }
-        for name in ["q/1", "q/2", "q/3", "r"] { _ = try await gateway.put(PutRequest(key: Key(name), value: bytes(name))) }
+        for name in ["q/1", "q/2", "q/3", "r"] {
+            _ = try await gateway.put(PutRequest(key: Key(name), value: bytes(name)))
+        }
 
         let deleted = try await gateway.deleteRange(DeleteRangeRequest(.prefix("q/"), prevKV: true))
         #expect(deleted.deleted == 3)
@@ -167,7 +174,9 @@ struct EtcdKVTests {
                 .txn(
                     TxnRequest(
                         compare: [Compare("n", .value(bytes("1")), .equal)],
-                        success: [.deleteRange(DeleteRangeRequest(.key("n"), prevKV: true)), .range(RangeRequest(.key("m")))])),
+                        success: [
+                            .deleteRange(DeleteRangeRequest(.key("n"), prevKV: true)), .range(RangeRequest(.key("m"))),
+                        ])),
             ])
         let response = try await gateway.txn(nested)
         #expect(response.succeeded)
@@ -199,7 +208,9 @@ struct EtcdKVTests {
         await expectBatonError(.compacted) { _ = try await gateway.range(RangeRequest(.key("c"), revision: old)) }
         await expectBatonError(.compacted) { try await gateway.compact(revision: old) }
         await expectBatonError(.futureRevision) { try await gateway.compact(revision: new + 100) }
-        await expectBatonError(.futureRevision) { _ = try await gateway.range(RangeRequest(.key("c"), revision: new + 100)) }
+        await expectBatonError(.futureRevision) {
+            _ = try await gateway.range(RangeRequest(.key("c"), revision: new + 100))
+        }
         #expect(try await gateway.range(RangeRequest(.key("c"), revision: new)).kvs.first?.valueString == "2")
     }
 

@@ -56,7 +56,9 @@ struct EtcdWatchTests {
         _ = try await gateway.put(PutRequest(key: "p/a", value: bytes("2")))
         // One txn, one revision, two events in one response.
         _ = try await gateway.txn(
-            TxnRequest(success: [.put(PutRequest(key: "p/b", value: bytes("3"))), .deleteRange(DeleteRangeRequest(.key("p/a")))]))
+            TxnRequest(success: [
+                .put(PutRequest(key: "p/b", value: bytes("3"))), .deleteRange(DeleteRangeRequest(.key("p/a"))),
+            ]))
 
         var seen: [String] = []
         for try await response in stream {

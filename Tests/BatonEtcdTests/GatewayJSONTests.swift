@@ -23,7 +23,9 @@ struct GatewayJSONTests {
         }
     }
 
-    @Test(arguments: ["Zm9", "Zm9v=", "Zg", "Zg=", "Z===", "Zm-v", "Zm_v", "Zm9v\n", " Zm9v", "Zg==Zg==", "Zh==", "Zm9="])
+    @Test(arguments: [
+        "Zm9", "Zm9v=", "Zg", "Zg=", "Z===", "Zm-v", "Zm_v", "Zm9v\n", " Zm9v", "Zg==Zg==", "Zh==", "Zm9=",
+    ])
     func base64RejectsAnythingButCanonicalPaddedStandard(_ text: String) {
         #expect(Base64.decode(text) == nil)
     }
@@ -77,7 +79,9 @@ struct GatewayJSONTests {
             #"{"header":{"revision":"1"},"kvs":[{"key":5}]}"#, #"{"header":{"revision":"1"},"more":"yes"}"#,
             #"{"header":{"revision":"1"},"kvs":{"key":"YQ=="}}"#,
         ] {
-            #expect(throws: BatonError.self, "\(body)") { try GatewayJSON.decode(WireRangeResponse.self, from: data(body)) }
+            #expect(throws: BatonError.self, "\(body)") {
+                try GatewayJSON.decode(WireRangeResponse.self, from: data(body))
+            }
         }
     }
 
@@ -99,7 +103,11 @@ struct GatewayJSONTests {
         #expect(txn.succeeded)
         #expect(txn.revision == 17)
         #expect(txn.responses.count == 3)
-        #expect(txn.responses[0] == .put(PutResponse(revision: 17, prevKV: KeyValue(key: "a", createRevision: 2, modRevision: 2, version: 1))))
+        #expect(
+            txn.responses[0]
+                == .put(
+                    PutResponse(revision: 17, prevKV: KeyValue(key: "a", createRevision: 2, modRevision: 2, version: 1))
+                ))
         #expect(txn.responses[1] == .deleteRange(DeleteRangeResponse(revision: 17, deleted: 2)))
         guard case .txn(let inner) = txn.responses[2] else {
             Issue.record("expected a nested txn response")
@@ -111,7 +119,8 @@ struct GatewayJSONTests {
 
     @Test func aResponseOpWithoutExactlyOneResponseIsMalformed() throws {
         for op in ["{}", #"{"response_put":{},"response_range":{}}"#] {
-            let wire = try GatewayJSON.decode(WireTxnResponse.self, from: data(#"{"header":{"revision":"3"},"responses":[\#(op)]}"#))
+            let wire = try GatewayJSON.decode(
+                WireTxnResponse.self, from: data(#"{"header":{"revision":"3"},"responses":[\#(op)]}"#))
             #expect(throws: BatonError.self) { try wire.model(revision: 3) }
         }
     }
@@ -167,13 +176,19 @@ struct GatewayJSONTests {
                 Compare("c", .version(2), .greater), Compare("d", .value([]), .notEqual),
                 Compare("e", .lease(nil), .equal), Compare("f", .lease(LeaseID(7)), .equal),
             ],
-            success: [.put(PutRequest(key: "a")), .txn(TxnRequest(success: [.deleteRange(DeleteRangeRequest(.key("b")))]))],
+            success: [
+                .put(PutRequest(key: "a")), .txn(TxnRequest(success: [.deleteRange(DeleteRangeRequest(.key("b")))])),
+            ],
             failure: [.range(RangeRequest(.key("a")))])
         let object = try json(WireTxnRequest(request))
         let compares = try #require(object["compare"] as? [[String: Any]])
-        #expect(compares[0] as NSDictionary == ["result": "EQUAL", "target": "CREATE", "key": "YQ==", "create_revision": "0"])
+        #expect(
+            compares[0] as NSDictionary == [
+                "result": "EQUAL", "target": "CREATE", "key": "YQ==", "create_revision": "0",
+            ])
         #expect(compares[1] as NSDictionary == ["result": "LESS", "target": "MOD", "key": "Yg==", "mod_revision": "5"])
-        #expect(compares[2] as NSDictionary == ["result": "GREATER", "target": "VERSION", "key": "Yw==", "version": "2"])
+        #expect(
+            compares[2] as NSDictionary == ["result": "GREATER", "target": "VERSION", "key": "Yw==", "version": "2"])
         #expect(compares[3] as NSDictionary == ["result": "NOT_EQUAL", "target": "VALUE", "key": "ZA==", "value": ""])
         #expect(compares[4] as NSDictionary == ["result": "EQUAL", "target": "LEASE", "key": "ZQ==", "lease": "0"])
         #expect(compares[5]["lease"] as? String == "7")
@@ -216,8 +231,11 @@ struct GatewayJSONTests {
                         revision: 8,
                         events: [
                             WatchEvent(
-                                kind: .put, kv: KeyValue(key: "a", value: Array("2".utf8), createRevision: 7, modRevision: 8, version: 2),
-                                prevKV: KeyValue(key: "a", value: Array("1".utf8), createRevision: 7, modRevision: 7, version: 1)),
+                                kind: .put,
+                                kv: KeyValue(
+                                    key: "a", value: Array("2".utf8), createRevision: 7, modRevision: 8, version: 2),
+                                prevKV: KeyValue(
+                                    key: "a", value: Array("1".utf8), createRevision: 7, modRevision: 7, version: 1)),
                             WatchEvent(kind: .delete, kv: KeyValue(key: "b", modRevision: 8)),
                         ])))
         #expect(
@@ -226,13 +244,20 @@ struct GatewayJSONTests {
         #expect(
             try frame(
                 #"{"result":{"header":{"revision":"1"},"watch_id":"-1","created":true,"canceled":true,"cancel_reason":"rpc error: code = Unauthenticated desc = etcdserver: invalid auth token"}}"#
-            ) == .canceled(compactRevision: 0, reason: "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token"))
+            )
+                == .canceled(
+                    compactRevision: 0,
+                    reason: "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token"))
         #expect(
-            try frame(#"{"error":{"grpc_code":14,"http_code":503,"message":"transport is closing","http_status":"Service Unavailable"}}"#)
+            try frame(
+                #"{"error":{"grpc_code":14,"http_code":503,"message":"transport is closing","http_status":"Service Unavailable"}}"#
+            )
                 == .error(grpcCode: 14, message: "transport is closing"))
         #expect(throws: BatonError.self) { try frame(#"{"result":{"events":[]}}"#) }
         #expect(throws: BatonError.self) { try frame(#"{"something":"else"}"#) }
-        #expect(throws: BatonError.self) { try frame(#"{"result":{"header":{"revision":"3"},"events":[{"type":"EXPLODE","kv":{"key":"YQ=="}}]}}"#) }
+        #expect(throws: BatonError.self) {
+            try frame(#"{"result":{"header":{"revision":"3"},"events":[{"type":"EXPLODE","kv":{"key":"YQ=="}}]}}"#)
+        }
     }
 
     // MARK: Errors
@@ -241,13 +266,17 @@ struct GatewayJSONTests {
         func code(_ status: Int, _ body: String) -> BatonError.Code {
             GatewayStatus.error(httpStatus: status, body: Data(body.utf8)).code
         }
-        func etcd(_ grpc: Int, _ message: String) -> String { #"{"error":"\#(message)","message":"\#(message)","code":\#(grpc)}"# }
+        func etcd(_ grpc: Int, _ message: String) -> String {
+            #"{"error":"\#(message)","message":"\#(message)","code":\#(grpc)}"#
+        }
         #expect(code(400, etcd(11, "etcdserver: mvcc: required revision has been compacted")) == .compacted)
         #expect(code(400, etcd(11, "etcdserver: mvcc: required revision is a future revision")) == .futureRevision)
         #expect(code(400, etcd(11, "etcdserver: too large lease TTL")) == .invalidArgument)
         #expect(code(400, etcd(3, "etcdserver: key is not provided")) == .invalidArgument)
         #expect(code(400, etcd(3, "etcdserver: duplicate key given in txn request")) == .duplicateKey)
-        #expect(code(400, etcd(3, "etcdserver: authentication failed, invalid user ID or password")) == .authenticationFailed)
+        #expect(
+            code(400, etcd(3, "etcdserver: authentication failed, invalid user ID or password"))
+                == .authenticationFailed)
         #expect(code(404, etcd(5, "etcdserver: requested lease not found")) == .leaseNotFound)
         #expect(code(412, etcd(9, "etcdserver: lease already exists")) == .leaseExists)
         #expect(code(401, etcd(16, "etcdserver: invalid auth token")) == .authenticationFailed)
@@ -255,13 +284,19 @@ struct GatewayJSONTests {
         #expect(code(404, "404 page not found") == .malformedResponse)
         #expect(code(405, "Method Not Allowed") == .malformedResponse)
         #expect(code(502, "<html>bad gateway</html>") == .unavailable)
-        let error = GatewayStatus.error(httpStatus: 404, body: Data(etcd(5, "etcdserver: requested lease not found").utf8))
-        #expect((error.cause as? GatewayStatus) == GatewayStatus(httpStatus: 404, grpcCode: 5, message: "etcdserver: requested lease not found"))
+        let error = GatewayStatus.error(
+            httpStatus: 404, body: Data(etcd(5, "etcdserver: requested lease not found").utf8))
+        #expect(
+            (error.cause as? GatewayStatus)
+                == GatewayStatus(httpStatus: 404, grpcCode: 5, message: "etcdserver: requested lease not found"))
     }
 
     @Test func watchCancelReasonsCarryTheirGRPCCode() {
-        #expect(GatewayStatus.watchCancel(reason: "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token").isInvalidToken)
-        let denied = GatewayStatus.watchCancel(reason: "rpc error: code = PermissionDenied desc = etcdserver: permission denied")
+        #expect(
+            GatewayStatus.watchCancel(reason: "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token")
+                .isInvalidToken)
+        let denied = GatewayStatus.watchCancel(
+            reason: "rpc error: code = PermissionDenied desc = etcdserver: permission denied")
         #expect(denied.grpcCode == 7)
         #expect(denied.message == "etcdserver: permission denied")
         #expect(denied.batonError.code == .authenticationFailed)
@@ -274,7 +309,8 @@ struct GatewayJSONTests {
         #expect(fromNow.startRevision == 0)
         fromNow.created(at: 41)
         #expect(fromNow.startRevision == 42)
-        fromNow.delivered(WatchResponse(revision: 50, events: [WatchEvent(kind: .put, kv: KeyValue(key: "a", modRevision: 45))]))
+        fromNow.delivered(
+            WatchResponse(revision: 50, events: [WatchEvent(kind: .put, kv: KeyValue(key: "a", modRevision: 45))]))
         #expect(fromNow.startRevision == 46)
         // A header-only frame (or a catch-up batch's header) does not move the cursor.
         fromNow.delivered(WatchResponse(revision: 60, events: []))
@@ -292,7 +328,11 @@ struct GatewayJSONTests {
         var cursor = WatchCursor(startRevision: nil)
         cursor.created(at: 1)
         let delays = (0..<7).map { _ in cursor.dropped() }
-        #expect(delays == [.milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
+        #expect(
+            delays == [
+                .milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
+                .seconds(1), .seconds(1),
+            ])
         let first = cursor.tokenRejected()
         let second = cursor.tokenRejected()
         #expect(first && !second)
@@ -313,7 +353,9 @@ struct GatewayJSONTests {
                 return error.code
             }
         }
-        #expect(try check(EtcdConfiguration(endpoints: ["http://127.0.0.1:2379", "http://h:1/", "http://[::1]:2379"])) == nil)
+        #expect(
+            try check(EtcdConfiguration(endpoints: ["http://127.0.0.1:2379", "http://h:1/", "http://[::1]:2379"]))
+                == nil)
         #expect(try check(EtcdConfiguration(endpoints: ["https://h:1"])) == .invalidArgument)
         #expect(try check(EtcdConfiguration(endpoints: [])) == .invalidArgument)
         #expect(try check(EtcdConfiguration(endpoints: ["127.0.0.1:2379"])) == .invalidArgument)
@@ -321,7 +363,8 @@ struct GatewayJSONTests {
         #expect(try check(EtcdConfiguration(endpoints: ["http://h:1/v3"])) == .invalidArgument)
         #expect(try check(EtcdConfiguration(endpoints: ["http://u:p@h:1"])) == .invalidArgument)
         #expect(try check(EtcdConfiguration(endpoints: ["http://h:1"], dialTimeout: .zero)) == .invalidArgument)
-        #expect(try check(EtcdConfiguration(endpoints: ["http://h:1"], requestTimeout: .seconds(-1))) == .invalidArgument)
+        #expect(
+            try check(EtcdConfiguration(endpoints: ["http://h:1"], requestTimeout: .seconds(-1))) == .invalidArgument)
         #expect(try check(EtcdConfiguration(endpoints: ["http://h:1"], username: "root")) == .invalidArgument)
         #expect(try check(EtcdConfiguration(endpoints: ["http://h:1"], username: "", password: "")) == .invalidArgument)
     }

@@ -78,7 +78,10 @@ struct HTTPResponseParserTests {
     }
 
     @Test func notHTTPIsMalformed() {
-        for text in ["\u{1}\u{2}not http at all\r\n\r\n", "SSH-2.0-OpenSSH_9.2\r\n", "HTTP/2 200\r\n\r\n", "HTTP/1.1 2000 OK\r\n"] {
+        for text in [
+            "\u{1}\u{2}not http at all\r\n\r\n", "SSH-2.0-OpenSSH_9.2\r\n", "HTTP/2 200\r\n\r\n",
+            "HTTP/1.1 2000 OK\r\n",
+        ] {
             #expect(throws: HTTPResponseParser.Malformed.self) { try parse(text) }
         }
         #expect(throws: HTTPResponseParser.Malformed.self) {

@@ -10,7 +10,9 @@ func expectBatonError(
 ) async -> BatonError? {
     do {
         try await body()
-        Issue.record("expected BatonError(.\(code)), nothing was thrown. \(comment?.description ?? "")", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected BatonError(.\(code)), nothing was thrown. \(comment?.description ?? "")",
+            sourceLocation: sourceLocation)
     } catch let error as BatonError {
         #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
         return error

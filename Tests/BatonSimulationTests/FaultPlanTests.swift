@@ -4,7 +4,8 @@ import Testing
 
 struct FaultPlanTests {
     @Test func printedPlansParseBackExactly() throws {
-        let text = "pause:c2@3200ms+7500ms; crash:c4@20000ms+5000ms; crash:c1@1000ms; partition-out:c1@10000ms+4000ms; "
+        let text =
+            "pause:c2@3200ms+7500ms; crash:c4@20000ms+5000ms; crash:c1@1000ms; partition-out:c1@10000ms+4000ms; "
             + "partition-in:c3@1ms+2ms; partition:c2@5ms+6ms; pause:server@9000ms+1500ms; loss:0.050@0ms+10000ms; "
             + "delay:80ms@5000ms+3000ms; stall:0.125@2000ms+8000ms; drift:c1=0.850000"
         let plan = try #require(FaultPlan(text))
@@ -33,9 +34,18 @@ struct FaultPlanTests {
         let plan = try #require(FaultPlan("pause:c1@1000ms+4000ms; partition:c2@2000ms+3000ms; drift:c3=0.600000"))
         let candidates = plan.shrinkCandidates
         #expect(candidates.prefix(3).allSatisfy { $0.faults.count == 2 })
-        #expect(candidates.contains { $0.description == "pause:c1@1000ms+2000ms; partition:c2@2000ms+3000ms; drift:c3=0.600000" })
-        #expect(candidates.contains { $0.description == "pause:c1@1000ms+4000ms; partition-out:c2@2000ms+3000ms; drift:c3=0.600000" })
-        #expect(candidates.contains { $0.description == "pause:c1@1000ms+4000ms; partition:c2@2000ms+3000ms; drift:c3=0.800000" })
+        #expect(
+            candidates.contains {
+                $0.description == "pause:c1@1000ms+2000ms; partition:c2@2000ms+3000ms; drift:c3=0.600000"
+            })
+        #expect(
+            candidates.contains {
+                $0.description == "pause:c1@1000ms+4000ms; partition-out:c2@2000ms+3000ms; drift:c3=0.600000"
+            })
+        #expect(
+            candidates.contains {
+                $0.description == "pause:c1@1000ms+4000ms; partition:c2@2000ms+3000ms; drift:c3=0.800000"
+            })
         for candidate in candidates {
             let (faults, ms) = candidate.weight, (original, originalMs) = plan.weight
             #expect(faults < original || ms < originalMs || candidate.description.contains("partition-out"))

@@ -168,7 +168,9 @@ struct NetworkFaultTests {
 
     @Test func faultPlanFaultsApplyAtTheirTimes() {
         var plan = FaultPlan()
-        plan.faults = [.pause(node: "c1", at: .seconds(1), duration: .seconds(2)), .drift(node: "c1", ratePPM: 2_000_000)]
+        plan.faults = [
+            .pause(node: "c1", at: .seconds(1), duration: .seconds(2)), .drift(node: "c1", ratePPM: 2_000_000),
+        ]
         let notes = Notes()
         let report = Simulation(seed: 7, options: quietOptions { $0.faultPlan = plan }).run { world in
             world.addClient("c1") { node in

@@ -10,7 +10,11 @@ func response(_ events: [(WatchEvent.Kind, String, Int64, Int64, Int64?)]) -> Wa
     WatchResponse(
         revision: events.last?.3 ?? 0,
         events: events.map { kind, key, create, mod, lease in
-            WatchEvent(kind: kind, kv: KeyValue(key: Key(key), createRevision: kind == .put ? create : 0, modRevision: mod, version: 1, lease: lease.map(LeaseID.init)))
+            WatchEvent(
+                kind: kind,
+                kv: KeyValue(
+                    key: Key(key), createRevision: kind == .put ? create : 0, modRevision: mod, version: 1,
+                    lease: lease.map(LeaseID.init)))
         })
 }
 
@@ -31,7 +35,8 @@ struct OracleTests {
         ledger.renewed(LeaseID(2), ttl: 2, now: 1_500_000_000)
         ledger.granted(LeaseID(3), ttl: 10, now: 0)
         ledger.revoked(LeaseID(3))
-        let kvs = [1, 2, 3, 4].map { KeyValue(key: Key("k\($0)"), lease: LeaseID(Int64($0))) } + [KeyValue(key: "plain")]
+        let kvs =
+            [1, 2, 3, 4].map { KeyValue(key: Key("k\($0)"), lease: LeaseID(Int64($0))) } + [KeyValue(key: "plain")]
         let now: Int64 = 2_000_000_000
         #expect(ledger.violations(in: kvs, now: now).map(\.key) == ["k1", "k3"])
         #expect(ledger.isAlive(LeaseID(2), now: now) == true)

@@ -28,7 +28,9 @@ struct ScenarioTests {
 
     @Test func differentSeedsGiveDifferentRuns() async {
         var hashes: Set<UInt64> = []
-        for seed in UInt64(1)...6 { hashes.insert(await offPool { Scenario.mutexContention.run(seed: seed) }.traceHash) }
+        for seed in UInt64(1)...6 {
+            hashes.insert(await offPool { Scenario.mutexContention.run(seed: seed) }.traceHash)
+        }
         #expect(hashes.count == 6)
     }
 
@@ -55,7 +57,9 @@ struct ScenarioTests {
         let scenario = Scenario.sessionExpiry
         let report = await offPool { scenario.run(seed: 9, mutations: .noRecheck) }
         let violation = try #require(report.violations.first)
-        let shrunk = try #require(Shrinker.shrink(scenario, seed: 9, plan: report.plan, mutations: .noRecheck, oracle: violation.oracle, budget: 40))
+        let shrunk = try #require(
+            Shrinker.shrink(
+                scenario, seed: 9, plan: report.plan, mutations: .noRecheck, oracle: violation.oracle, budget: 40))
         #expect(shrunk.plan.faults.count < report.plan.faults.count)
         #expect(shrunk.violation.oracle == violation.oracle)
         let replayed = await offPool { scenario.run(seed: 9, plan: shrunk.plan, mutations: .noRecheck) }

@@ -12,7 +12,10 @@ final class Log: @unchecked Sendable {  // test-only: written by jobs of one dri
 }
 
 /// Starts `body` on a fresh node of `scheduler` inside the driver, and drives until it returns.
-func drive(_ scheduler: Scheduler, timeLimit: Duration = .seconds(3600), _ body: @escaping @Sendable (NodeExecutor, Int32, Log) async throws -> Void) -> (Scheduler.Stop, Log) {
+func drive(
+    _ scheduler: Scheduler, timeLimit: Duration = .seconds(3600),
+    _ body: @escaping @Sendable (NodeExecutor, Int32, Log) async throws -> Void
+) -> (Scheduler.Stop, Log) {
     let log = Log()
     let node = scheduler.addNode(name: "n")
     let executor = scheduler.makeExecutor(node: node, serial: false)
@@ -155,10 +158,11 @@ struct SchedulerTests {
                 }
             }, until: { log.done })
         // Ticks 1, 2 on time; 3…6 fired during the pause and ran only at 6.5 s; then 7, 8; then frozen.
-        #expect(log.entries == [
-            "tick 1 at 1.0 seconds", "tick 2 at 2.0 seconds", "tick 3 at 6.5 seconds", "tick 4 at 6.5 seconds",
-            "tick 5 at 6.5 seconds", "tick 6 at 6.5 seconds", "tick 7 at 7.0 seconds", "tick 8 at 8.0 seconds",
-        ])
+        #expect(
+            log.entries == [
+                "tick 1 at 1.0 seconds", "tick 2 at 2.0 seconds", "tick 3 at 6.5 seconds", "tick 4 at 6.5 seconds",
+                "tick 5 at 6.5 seconds", "tick 6 at 6.5 seconds", "tick 7 at 7.0 seconds", "tick 8 at 8.0 seconds",
+            ])
         #expect(scheduler.state(of: worker) == .crashed)
         #expect(scheduler.frozenJobs(of: worker) == 1)
         #expect(scheduler.pendingWork().isEmpty)

@@ -39,7 +39,8 @@ func simulateSales(seed: UInt64, fenced: Bool) -> SimulationReport {
     var options = SimulationOptions()
     options.faultPlan = FaultPlan.swarm(
         seed: seed,
-        shape: FaultPlan.SwarmShape(clients: ["c1", "c2", "c3"], horizon: .seconds(20), ttl: .seconds(2), weights: [.pause: 1]))
+        shape: FaultPlan.SwarmShape(
+            clients: ["c1", "c2", "c3"], horizon: .seconds(20), ttl: .seconds(2), weights: [.pause: 1]))
     return Simulation(seed: seed, options: options).run { world in
         world.addClient("setup") { node in
             _ = try await node.backend.put(PutRequest(key: "inventory/free", value: Array("\(capacity)".utf8)))
@@ -68,7 +69,10 @@ func simulateSales(seed: UInt64, fenced: Bool) -> SimulationReport {
             }
         }
         _ = await world.waitForPrograms(within: .seconds(120))
-        let free = try await world.serverRange(RangeRequest(.key("inventory/free"))).kvs.first.map { Int($0.valueString) ?? -1 } ?? -1
+        let free =
+            try await world.serverRange(RangeRequest(.key("inventory/free"))).kvs.first.map {
+                Int($0.valueString) ?? -1
+            } ?? -1
         let sold = try await world.serverRange(RangeRequest(.prefix("inventory/sold/"))).kvs.count
         if free + sold != capacity || free < 0 {
             world.oracles.fail("seats", "\(sold) seats sold and \(free) free out of \(capacity)")
@@ -93,6 +97,8 @@ struct UserSimulationExampleTests {
                 break
             }
         }
-        #expect(failing?.violations.map(\.oracle) == ["seats"], "pauses past the TTL must make the unfenced version lose a sale")
+        #expect(
+            failing?.violations.map(\.oracle) == ["seats"],
+            "pauses past the TTL must make the unfenced version lose a sale")
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real `etcd` process for tests: loopback only, free ports, a fresh temporary data directory.
@@ -60,7 +60,10 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
         return path.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    init(name: String, clientPort: Int, peerPort: Int, directory: URL, clusterArguments: [String], extraArguments: [String]) {
+    init(
+        name: String, clientPort: Int, peerPort: Int, directory: URL, clusterArguments: [String],
+        extraArguments: [String]
+    ) {
         self.name = name
         self.clientPort = clientPort
         self.peerPort = peerPort
@@ -102,7 +105,8 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
 
     static func makeDirectory() throws -> URL {
         let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("baton-etcd-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))")
+            .appendingPathComponent(
+                "baton-etcd-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }
@@ -120,11 +124,12 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         let peer = "http://127.0.0.1:\(peerPort)"
-        process.arguments = [
-            "--name", name, "--data-dir", dataDirectory.path,
-            "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-        ] + clusterArguments + extraArguments
+        process.arguments =
+            [
+                "--name", name, "--data-dir", dataDirectory.path,
+                "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            ] + clusterArguments + extraArguments
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }

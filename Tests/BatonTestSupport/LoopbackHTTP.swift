@@ -1,10 +1,10 @@
 import Foundation
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Plain HTTP to loopback for the harness itself (health checks, metrics), outside the code under test.

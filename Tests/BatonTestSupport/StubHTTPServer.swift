@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A tiny TCP server on 127.0.0.1 that is not etcd, for testing how clients fail against one.
@@ -103,7 +103,8 @@ public final class StubHTTPServer: Sendable {
             let text = String(decoding: data, as: UTF8.self)
             guard let end = text.range(of: "\r\n\r\n") else { continue }
             let headers = text[..<end.lowerBound].lowercased()
-            let length = headers.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            let length =
+                headers.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                 .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
             if text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length { break }
         }

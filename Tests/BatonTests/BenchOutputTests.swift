@@ -49,7 +49,9 @@ import Testing
     private func baton(_ arguments: String...) throws -> (status: Int32, lines: [String]) {
         let tests = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let executable = URL(fileURLWithPath: tests).deletingLastPathComponent().appendingPathComponent("baton")
-        try #require(FileManager.default.isExecutableFile(atPath: executable.path), "build the baton product first: \(executable.path)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: executable.path),
+            "build the baton product first: \(executable.path)")
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -59,6 +61,8 @@ import Testing
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
+        return (
+            process.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        )
     }
 }

@@ -10,7 +10,9 @@ import Testing
 
     @Test func etcdParsesEndpointsAndOptions() throws {
         let parsed = try ConnectionString(
-            parsing: "etcd:http://127.0.0.1:2379,http://127.0.0.2:2379?dial-timeout=2s&request-timeout=1m30s&username=u&password=p")
+            parsing:
+                "etcd:http://127.0.0.1:2379,http://127.0.0.2:2379?dial-timeout=2s&request-timeout=1m30s&username=u&password=p"
+        )
         var expected = EtcdConfiguration(endpoints: ["http://127.0.0.1:2379", "http://127.0.0.2:2379"])
         expected.dialTimeout = .seconds(2)
         expected.requestTimeout = .seconds(90)
@@ -18,7 +20,9 @@ import Testing
         expected.password = "p"
         #expect(parsed == .etcd(expected, prefix: ""))
         let seed004 = try ConnectionString(
-            parsing: "etcd:http://h:1?dial-timeout=500ms&auto-sync-interval=1m&dial-keep-alive-time=30s&dial-keep-alive-timeout=10s&reject-old-cluster=true")
+            parsing:
+                "etcd:http://h:1?dial-timeout=500ms&auto-sync-interval=1m&dial-keep-alive-time=30s&dial-keep-alive-timeout=10s&reject-old-cluster=true"
+        )
         guard case .etcd(let configuration, _) = seed004 else { Issue.record("not etcd"); return }
         #expect(configuration.dialTimeout == .milliseconds(500))
     }

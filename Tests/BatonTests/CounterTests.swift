@@ -4,7 +4,8 @@ import Synchronization
 import Testing
 
 /// A plain, deliberately unsynchronised counter: the lock under test is its only protection.
-final class UnsafeCounter: @unchecked Sendable {  // @unchecked: the DistributedMutex is the synchronisation being tested
+// @unchecked Sendable: the DistributedMutex is the synchronisation being tested
+final class UnsafeCounter: @unchecked Sendable {
     var value = 0
 }
 

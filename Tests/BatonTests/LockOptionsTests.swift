@@ -67,7 +67,9 @@ import Testing
         let h = try await Harness(.local)
         let session = try await h.session(ttl: .seconds(60))
         let run = Task {
-            try await session.mutex("short").withLock(linger: .seconds(2)...Duration.seconds(2)) { grant in grant.fencingToken }
+            try await session.mutex("short").withLock(linger: .seconds(2)...Duration.seconds(2)) { grant in
+                grant.fencingToken
+            }
         }
         try await h.waitForKeys("short/", count: 1)
         await h.clock.waitForSleepers(2 + 1 + 1)  // the session, the store's timer, the linger

@@ -54,11 +54,12 @@ import Testing
         var tasks: [Task<Void, any Error>] = []
         for i in 1...5 {
             let session = try await h.session()
-            tasks.append(Task {
-                let grant = try await session.mutex("fifo").lock()
-                await order.append(i)
-                try await grant.unlock()
-            })
+            tasks.append(
+                Task {
+                    let grant = try await session.mutex("fifo").lock()
+                    await order.append(i)
+                    try await grant.unlock()
+                })
             try await h.waitForKeys("fifo/", count: i + 1)  // queued before the next one starts
         }
         try await holder.unlock()
@@ -119,7 +120,9 @@ import Testing
         for _ in 0..<6 {
             let grant = try await h.session().mutex("fence").lock()
             tokens.append(grant.fencingToken)
-            _ = try await grant.txnIfHeld([.put(PutRequest(key: "resource", value: Array("\(grant.fencingToken)".utf8)))])
+            _ = try await grant.txnIfHeld([
+                .put(PutRequest(key: "resource", value: Array("\(grant.fencingToken)".utf8)))
+            ])
             try await grant.unlock()
             stale = grant
         }

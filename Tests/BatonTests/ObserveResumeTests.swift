@@ -12,10 +12,14 @@ final class BreakingWatchBackend: Backend {
 
     func range(_ request: RangeRequest) async throws -> RangeResponse { try await store.range(request) }
     func put(_ request: PutRequest) async throws -> PutResponse { try await store.put(request) }
-    func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse { try await store.deleteRange(request) }
+    func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse {
+        try await store.deleteRange(request)
+    }
     func txn(_ request: TxnRequest) async throws -> TxnResponse { try await store.txn(request) }
     func compact(revision: Int64) async throws { try await store.compact(revision: revision) }
-    func grantLease(ttl: Int64, id: LeaseID?) async throws -> LeaseGrant { try await store.grantLease(ttl: ttl, id: id) }
+    func grantLease(ttl: Int64, id: LeaseID?) async throws -> LeaseGrant {
+        try await store.grantLease(ttl: ttl, id: id)
+    }
     func keepAliveLease(_ id: LeaseID) async throws -> Int64 { try await store.keepAliveLease(id) }
     func revokeLease(_ id: LeaseID) async throws { try await store.revokeLease(id) }
     func leaseTimeToLive(_ id: LeaseID, keys: Bool) async throws -> LeaseTimeToLive {

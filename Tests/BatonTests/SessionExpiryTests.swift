@@ -7,9 +7,11 @@ import Testing
 @Suite struct SessionExpiryTests {
     @Test func keepAlivesHoldTheLeaseAcrossManyTTLs() async throws {
         let renewals = AsyncStream<Int64>.makeStream()
-        let h = try await Harness(.local, events: EventSink { event in
-            if case .sessionRenewed(_, let ttl) = event { renewals.continuation.yield(ttl) }
-        })
+        let h = try await Harness(
+            .local,
+            events: EventSink { event in
+                if case .sessionRenewed(_, let ttl) = event { renewals.continuation.yield(ttl) }
+            })
         let session = try await h.session(ttl: .seconds(3))
         let grant = try await session.mutex("k").lock()
         var renewed = renewals.stream.makeAsyncIterator()

@@ -37,7 +37,9 @@ final class Harness: Sendable {
     /// A new client of the shared store: for etcd, with its own gateway, as another process would.
     /// (Gateways keep the real clock for their timeouts; sessions use the harness's manual clock.)
     func client() -> BatonClient {
-        guard let etcd, let gateway = try? etcd.gateway() else { return BatonClient(backend: store, environment: environment) }
+        guard let etcd, let gateway = try? etcd.gateway() else {
+            return BatonClient(backend: store, environment: environment)
+        }
         return BatonClient(backend: gateway, environment: environment)
     }
 
@@ -48,7 +50,8 @@ final class Harness: Sendable {
 
     /// Every key under a prefix, in create order.
     func keys(_ prefix: String) async throws -> [String] {
-        try await store.range(RangeRequest(.prefix(Key(prefix)), sortOrder: .ascend, sortTarget: .create)).kvs.map(\.key.description)
+        try await store.range(RangeRequest(.prefix(Key(prefix)), sortOrder: .ascend, sortTarget: .create)).kvs.map(
+            \.key.description)
     }
 
     /// Waits (on store events, not time) until `count` keys exist under `prefix`.
