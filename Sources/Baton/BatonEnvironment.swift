@@ -108,19 +108,19 @@ private struct Timebase: Sendable {
     }
 }
 
-/// A seeded, thread-safe source of random numbers (SplitMix64).
+/// A seeded, thread-safe source of random numbers (``SplitMix64`` behind a lock).
 ///
 /// The same seed gives the same sequence. ``split(_:)`` derives an independent stream, so that drawing
 /// more numbers in one part of a program does not shift another's.
 public final class RandomSource: Sendable {
-    private let state: Mutex<UInt64>
+    private let state: Mutex<SplitMix64>
     /// The seed this source started from.
     public let seed: UInt64
 
     /// Creates a source with `seed`.
     public init(seed: UInt64) {
         self.seed = seed
-        self.state = Mutex(seed)
+        self.state = Mutex(SplitMix64(seed: seed))
     }
 
     /// Creates a source seeded from the system's entropy (production only).
@@ -130,12 +130,7 @@ public final class RandomSource: Sendable {
     }
 
     /// The next 64 random bits.
-    public func next() -> UInt64 {
-        state.withLock { state in
-            state &+= 0x9E37_79B9_7F4A_7C15
-            return RandomSource.mix(state)
-        }
-    }
+    public func next() -> UInt64 { state.withLock { $0.next() } }
 
     /// A uniformly drawn integer in `range` (which must not be empty).
     public func int(in range: ClosedRange<Int>) -> Int {
@@ -158,10 +153,28 @@ public final class RandomSource: Sendable {
     public func split(_ label: String) -> RandomSource {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in label.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return RandomSource(seed: RandomSource.mix(seed ^ h))
+        return RandomSource(seed: SplitMix64.mix(seed ^ h))
+    }
+}
+
+/// SplitMix64 as a plain value: for one owner that needs no lock per draw (the simulator's scheduler
+/// and network), and the state behind ``RandomSource``.
+package struct SplitMix64: Sendable {
+    private var state: UInt64
+    package init(seed: UInt64) { state = seed }
+
+    package mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        return SplitMix64.mix(state)
     }
 
-    private static func mix(_ x: UInt64) -> UInt64 {
+    /// A value in `0..<bound` (bound > 0), by Lemire's multiply-shift (bias below 2^-32 here).
+    package mutating func next(below bound: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt128(next()) &* UInt128(bound)) >> 64)
+    }
+
+    /// SplitMix64's finaliser: a bijective mix of 64 bits.
+    package static func mix(_ x: UInt64) -> UInt64 {
         var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB

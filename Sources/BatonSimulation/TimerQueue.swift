@@ -79,20 +79,3 @@ struct TimerQueue {
 
     mutating func removeAll() { heap.removeAll() }
 }
-
-/// SplitMix64 as a plain value, for the scheduler's private stream (no lock per draw).
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A value in `0..<bound` (bound > 0), by Lemire's multiply-shift (bias below 2^-32 here).
-    mutating func next(below bound: Int) -> Int {
-        Int(truncatingIfNeeded: (UInt128(next()) &* UInt128(bound)) >> 64)
-    }
-}
