@@ -106,41 +106,12 @@ public struct DistributedMutex: Sendable {
     }
 
     private func acquire(wait: Bool) async throws -> LockGrant {
-        try session.checkAlive()
-        if wait {
-            try await session.gates.acquire(recipe.prefix, environment: session.environment)
-        } else if await !session.gates.tryAcquire(recipe.prefix) {
-            throw BatonError(.locked, "lock \(name) is held by another task of session \(session.lease)")
-        }
-        do {
-            let grant = try await acquireKey(wait: wait)
-            session.environment.events.emit(.lockAcquired(name: name, key: grant.key, token: grant.fencingToken))
-            return grant
-        } catch let unresolved as WaiterKeyUnresolved {
-            throw unresolved.cause  // the clean-up task releases the gate
-        } catch {
-            await session.gates.release(recipe.prefix)
-            throw error
-        }
-    }
-
-    private func acquireKey(wait: Bool) async throws -> LockGrant {
-        let waiter = try await session.createWaiterKey(recipe, value: [])
-        do {
-            if !waiter.owns {
-                guard wait else {
-                    throw BatonError(
-                        .locked, "lock \(name) is held by \(waiter.owner.map { "\($0.key)" } ?? "another holder")")
-                }
-                session.environment.events.emit(.lockWaiting(name: name, key: waiter.key, token: waiter.revision))
-                try await session.waitForPredecessors(
-                    recipe, waiter: waiter, recheck: !session.environment.mutations.contains(.noRecheck))
-            }
-            return LockGrant(hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
-        } catch {
-            await session.deleteWaiterKey(waiter.key, createRevision: waiter.revision)
-            throw error
-        }
+        let events = session.environment.events
+        let waiter = try await session.takeTurn(
+            recipe, value: [], wait: wait, recheck: !session.environment.mutations.contains(.noRecheck)
+        ) { waiter in events.emit(.lockWaiting(name: name, key: waiter.key, token: waiter.revision)) }
+        events.emit(.lockAcquired(name: name, key: waiter.key, token: waiter.revision))
+        return LockGrant(hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
     }
 
     private func run<T: Sendable>(
@@ -203,10 +174,4 @@ enum HoldOutcome<T: Sendable>: Sendable {
     case finished(T)
     case lost(BatonError)
     case overran
-}
-
-extension Result where Failure == any Error {
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
 }

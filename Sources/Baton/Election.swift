@@ -27,27 +27,12 @@ public struct Election: Sendable {
     /// - Throws: `CancellationError`; `sessionExpired` / `alreadyClosed`; `lockLost` when the candidate
     ///   key vanished while waiting; backend errors.
     public func campaign(_ value: String) async throws -> Leadership {
-        try session.checkAlive()
-        let gate = recipe.prefix
-        try await session.gates.acquire(gate, environment: session.environment)
-        let planted = session.environment.mutations.contains(.unguardedCampaign)
-        do {
-            let waiter = try await session.createWaiterKey(recipe, value: Array(value.utf8))
-            do {
-                if !waiter.owns { try await session.waitForPredecessors(recipe, waiter: waiter, onlyOnce: planted) }
-            } catch {
-                await session.deleteWaiterKey(waiter.key, createRevision: waiter.revision)
-                throw error
-            }
-            session.environment.events.emit(.leaderElected(election: name, key: waiter.key, term: waiter.revision))
-            return Leadership(
-                election: self, hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
-        } catch let unresolved as WaiterKeyUnresolved {
-            throw unresolved.cause  // the clean-up task releases the gate
-        } catch {
-            await session.gates.release(gate)
-            throw error
-        }
+        let waiter = try await session.takeTurn(
+            recipe, value: Array(value.utf8), wait: true,
+            onlyOnce: session.environment.mutations.contains(.unguardedCampaign))
+        session.environment.events.emit(.leaderElected(election: name, key: waiter.key, term: waiter.revision))
+        return Leadership(
+            election: self, hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
     }
 
     /// The current leader's key-value (its value is the leader's proposal; its create revision the

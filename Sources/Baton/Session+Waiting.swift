@@ -3,6 +3,53 @@ import BatonCore
 /// The queue discipline shared by mutexes and elections: a waiter key per session under a name's
 /// prefix, ordered by create revision, each waiter watching only its immediate predecessor.
 extension Session {
+    /// Takes this session's turn under `name`, as mutexes and elections both do: the session's local
+    /// gate for the name, then a waiter key, then (when `wait`) the wait for every earlier key.
+    /// Returns the key once it owns the name; the caller then holds the gate until it releases the key.
+    ///
+    /// On any error or cancellation the waiter key is deleted and the gate freed before this returns
+    /// (or, after a create whose outcome is unknown, by the background task that resolves it).
+    /// - Parameters:
+    ///   - wait: wait for earlier keys; when false, fail with `locked` instead.
+    ///   - recheck: compare the own key at every wake-up (false only for a planted bug).
+    ///   - onlyOnce: stop after the first predecessor is gone (a planted bug).
+    ///   - onWaiting: called once if the key has to wait.
+    /// - Throws: `locked`; `CancellationError`; `sessionExpired` / `alreadyClosed`; `lockLost`;
+    ///   backend errors.
+    func takeTurn(
+        _ name: RecipeName, value: [UInt8], wait: Bool, recheck: Bool = true, onlyOnce: Bool = false,
+        onWaiting: (WaiterKey) -> Void = { _ in }
+    ) async throws -> WaiterKey {
+        try checkAlive()
+        if wait {
+            try await gates.acquire(name.prefix, environment: environment)
+        } else if await !gates.tryAcquire(name.prefix) {
+            throw BatonError(.locked, "\(name.name) is held by another task of session \(lease)")
+        }
+        do {
+            let waiter = try await createWaiterKey(name, value: value)
+            do {
+                if !waiter.owns {
+                    guard wait else {
+                        throw BatonError(
+                            .locked, "\(name.name) is held by \(waiter.owner.map { "\($0.key)" } ?? "another holder")")
+                    }
+                    onWaiting(waiter)
+                    try await waitForPredecessors(name, waiter: waiter, recheck: recheck, onlyOnce: onlyOnce)
+                }
+                return waiter
+            } catch {
+                await deleteWaiterKey(waiter.key, createRevision: waiter.revision)
+                throw error
+            }
+        } catch let unresolved as WaiterKeyUnresolved {
+            throw unresolved.cause  // the clean-up task releases the gate
+        } catch {
+            await gates.release(name.prefix)
+            throw error
+        }
+    }
+
     /// Creates this session's waiter key under `name` in one transaction and reads, in the same
     /// revision, the owner (the key with the lowest create revision) and this key's predecessor (the
     /// newest key created before it).
@@ -16,7 +63,7 @@ extension Session {
     /// later generation), retrying until it knows or the session ends; it keeps the session's gate for
     /// `name` until then, and this throws ``WaiterKeyUnresolved`` so the caller leaves the gate to it.
     /// - Throws: `sessionExpired` when the lease is gone; ``WaiterKeyUnresolved``; backend errors.
-    func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> WaiterKey {
+    private func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> WaiterKey {
         let key = key(in: name)
         let owner = RangeRequest(.prefix(name.prefix), limit: 1, sortOrder: .ascend, sortTarget: .create)
         let newest = RangeRequest(.prefix(name.prefix), limit: 2, sortOrder: .descend, sortTarget: .create)
@@ -93,7 +140,9 @@ extension Session {
     /// - Parameters:
     ///   - recheck: compare the own key at every wake-up (false only for a planted bug).
     ///   - onlyOnce: stop after the first predecessor is gone (a planted bug).
-    func waitForPredecessors(_ name: RecipeName, waiter: WaiterKey, recheck: Bool = true, onlyOnce: Bool = false)
+    private func waitForPredecessors(
+        _ name: RecipeName, waiter: WaiterKey, recheck: Bool = true, onlyOnce: Bool = false
+    )
         async throws
     {
         let below = RangeRequest(
@@ -172,7 +221,7 @@ extension Session {
 
     /// Deletes this session's key under `name` if it is still the generation created at `revision`.
     /// Runs even when the calling task is cancelled; errors are dropped (the lease cleans up later).
-    func deleteWaiterKey(_ key: Key, createRevision: Int64) async {
+    private func deleteWaiterKey(_ key: Key, createRevision: Int64) async {
         let backend = self.backend
         _ = try? await runToCompletion {
             try await backend.txn(
@@ -184,8 +233,9 @@ extension Session {
 }
 
 /// A waiter key's create failed with an unknown outcome; a background task now owns the session's gate
-/// for the name and cleans up. Callers rethrow ``cause`` without releasing the gate.
-struct WaiterKeyUnresolved: Error {
+/// for the name and cleans up, so ``Session/takeTurn(_:value:wait:recheck:onlyOnce:onWaiting:)``
+/// rethrows ``cause`` without releasing the gate.
+private struct WaiterKeyUnresolved: Error {
     let cause: any Error
 }
 

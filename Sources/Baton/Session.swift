@@ -114,14 +114,9 @@ public final class Session: Sendable {
     ///   `alreadyClosed` after close or orphan; backend errors.
     public func keepAliveOnce() async throws -> Duration {
         try checkAlive()
-        let sent = environment.now()
         do {
-            let granted = try await backend.keepAliveLease(lease)
-            state.withLock { $0.deadline = max($0.deadline, sent + .seconds(granted)) }
-            environment.events.emit(.sessionRenewed(lease: lease, ttl: granted))
-            return .seconds(granted)
+            return .seconds(try await renew())
         } catch let error as BatonError where error.code == .leaseNotFound {
-            finish(.expired)
             throw BatonError(.sessionExpired, "session \(lease) expired", cause: error)
         }
     }
@@ -177,18 +172,31 @@ public final class Session: Sendable {
             try await environment.sleep(until: due)
             let sent = environment.now()
             do {
-                let granted = try await backend.keepAliveLease(lease)
-                state.withLock { $0.deadline = max($0.deadline, sent + .seconds(granted)) }
-                environment.events.emit(.sessionRenewed(lease: lease, ttl: granted))
+                _ = try await renew()
                 due = sent + interval
             } catch let error as BatonError where error.code == .leaseNotFound {
-                finish(.expired)
                 return
             } catch is CancellationError {
                 return
             } catch {
                 due = sent + interval / 4  // transient: try again soon; the watchdog enforces the deadline
             }
+        }
+    }
+
+    /// Renews the lease once and moves the client-side deadline to the send time plus the granted TTL.
+    /// A reply that the lease is gone ends the session as expired. - Returns: the granted TTL.
+    /// - Throws: `leaseNotFound` (after ending the session); backend errors.
+    private func renew() async throws -> Int64 {
+        let sent = environment.now()
+        do {
+            let granted = try await backend.keepAliveLease(lease)
+            state.withLock { $0.deadline = max($0.deadline, sent + .seconds(granted)) }
+            environment.events.emit(.sessionRenewed(lease: lease, ttl: granted))
+            return granted
+        } catch let error as BatonError where error.code == .leaseNotFound {
+            finish(.expired)
+            throw error
         }
     }
 

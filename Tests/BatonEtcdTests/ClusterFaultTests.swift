@@ -43,11 +43,9 @@ import Testing
         if victim === leader {
             // A write sent before the others notice the leader is gone is dropped and times out
             // (etcd answers "request timed out, possibly due to previous leader failure" after 7 s;
-            // see anUnlockLostToALeaderFailureStrandsTheLockUntilTheSessionEnds). Wait for the new leader (~1.3 s), as a client
-            // retrying would.
-            try await bounded(FaultTests.slack, "a new leader") {
-                while await cluster.leader() == nil { try await Task.sleep(for: .milliseconds(50)) }
-            }
+            // see anUnlockLostToALeaderFailureIsRetriedUntilItLands). Wait for the new leader (~1.3 s),
+            // as a client retrying would.
+            #expect(await cluster.waitForLeader(within: FaultTests.slack) != nil, "no new leader")
         }
         // The holder's fenced write and its unlock go through the other members; the waiter gets in.
         _ = try await grant.txnIfHeld([.put(PutRequest(key: "resource", value: Array("a".utf8)))])

@@ -55,6 +55,17 @@ public final class EtcdCluster: Sendable {
         EtcdConfiguration(endpoints: clientURLs, dialTimeout: dialTimeout, requestTimeout: requestTimeout)
     }
 
+    /// Waits until a running member reports itself the raft leader (after a leader was killed, ~1.3 s
+    /// here), asking every 50 ms, at most `timeout`. - Returns: the leader, or `nil` on time-out.
+    public func waitForLeader(within timeout: Duration = .seconds(10)) async -> EtcdServer? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let leader = await leader() { return leader }
+            try? await Task.sleep(for: .milliseconds(50))  // readiness polling of a real process, bounded
+        }
+        return nil
+    }
+
     /// The member that is the raft leader now, asked of the running members
     /// (`POST /v3/maintenance/status`); `nil` when none answers with a leader.
     public func leader() async -> EtcdServer? {

@@ -38,7 +38,7 @@ import Testing
         await expectBatonError(.alreadyClosed) { try await mutex.tryLock() }
         await expectBatonError(.alreadyClosed) { try await session.election("e").campaign("v") }
 
-        let client = h.client()
+        let client = try h.client()
         await client.close()
         await expectBatonError(.alreadyClosed) { try await client.session() }
         await expectBatonError(.alreadyClosed) { try await h.store.range(RangeRequest(.key("k"))) }
@@ -56,7 +56,7 @@ import Testing
 
     @Test func aClosedClientOrphansItsSessions() async throws {
         let h = try await Harness(.local)
-        let client = h.client()
+        let client = try h.client()
         let session = try await client.session()
         await client.close()
         #expect(session.end == .orphaned)

@@ -36,11 +36,9 @@ final class Harness: Sendable {
 
     /// A new client of the shared store: for etcd, with its own gateway, as another process would.
     /// (Gateways keep the real clock for their timeouts; sessions use the harness's manual clock.)
-    func client() -> BatonClient {
-        guard let etcd, let gateway = try? etcd.gateway() else {
-            return BatonClient(backend: store, environment: environment)
-        }
-        return BatonClient(backend: gateway, environment: environment)
+    func client() throws -> BatonClient {
+        guard let etcd else { return BatonClient(backend: store, environment: environment) }
+        return BatonClient(backend: try etcd.gateway(), environment: environment)
     }
 
     /// A session of a new client.
