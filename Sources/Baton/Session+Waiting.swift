@@ -1,4 +1,5 @@
 import BatonCore
+import BatonEtcd
 
 /// The queue discipline shared by mutexes and elections: a waiter key per session under a name's
 /// prefix, ordered by create revision, each waiter watching only its immediate predecessor.
@@ -164,25 +165,40 @@ extension Session {
 
     /// Waits for `predecessor` to go, and meanwhile for the session to end and — after a keep-alive
     /// interval, so short waits cost no extra watch — for the own key to vanish.
+    ///
+    /// The two watches run in tasks of their own and the session's end arrives as a callback, all
+    /// resolving one ``OneShot``. When the predecessor goes, the waiter resumes after a single task
+    /// switch, and the losers are cancelled without being waited for: a task group would hold the
+    /// handoff until they had wound down.
     private func waitForDeletion(of predecessor: KeyValue, ownKey: Key, ownRevision: Int64) async throws {
-        let patience = ttl / 3
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await self.waitForDeletion(of: predecessor.key, createRevision: predecessor.createRevision)
-            }
-            group.addTask {
-                try await self.environment.sleep(for: patience)
-                try await self.waitForDeletion(of: ownKey, createRevision: ownRevision)
-                throw BatonError(.lockLost, "own key \(ownKey) vanished while waiting")
-            }
-            group.addTask {
-                let end = try await self.ended()
-                throw BatonError(
-                    end == .expired ? .sessionExpired : .alreadyClosed, "session \(self.lease) \(end) while waiting")
-            }
-            defer { group.cancelAll() }
-            try await group.next()
+        let patience = ttl / 3, environment = self.environment, lease = self.lease
+        let outcome = OneShot<Void>()
+        let gone = environment.spawn {
+            outcome.resolve(
+                await Result {
+                    try await self.waitForDeletion(of: predecessor.key, createRevision: predecessor.createRevision)
+                })
         }
+        let vanished = environment.spawn {
+            outcome.resolve(
+                await Result {
+                    try await environment.sleep(for: patience)
+                    try await self.waitForDeletion(of: ownKey, createRevision: ownRevision)
+                    throw BatonError(.lockLost, "own key \(ownKey) vanished while waiting")
+                })
+        }
+        let ending = whenEnded { end in
+            outcome.resolve(
+                .failure(
+                    BatonError(
+                        end == .expired ? .sessionExpired : .alreadyClosed, "session \(lease) \(end) while waiting")))
+        }
+        defer {
+            gone.cancel()
+            vanished.cancel()
+            ending.cancel()
+        }
+        try await outcome.value()
     }
 
     /// Returns once `key`'s generation with `createRevision` is gone (deleted, or replaced by a new

@@ -1,4 +1,5 @@
 import BatonCore
+import BatonEtcd
 import Synchronization
 
 /// A lease kept alive in the background: the liveness of every lock and leadership taken through it.
@@ -41,7 +42,8 @@ public final class Session: Sendable {
     private struct State {
         var end: End?
         var deadline: Duration
-        var waiters: [Int: CheckedContinuation<End, any Error>] = [:]
+        /// What to run when the session ends: ``ended()``'s continuations and ``whenEnded(_:)``'s actions.
+        var waiters: [Int: @Sendable (End) -> Void] = [:]
         var nextWaiter = 0
         var tasks: [Task<Void, any Error>] = []
     }
@@ -63,25 +65,30 @@ public final class Session: Sendable {
     /// Waits until the session ends and returns why.
     /// - Throws: `CancellationError` if the waiting task is cancelled (the session is unaffected).
     public func ended() async throws -> End {
-        let id = state.withLock { state in
+        let ending = OneShot<End>()
+        let registration = whenEnded { ending.resolve(.success($0)) }
+        defer { registration.cancel() }
+        return try await ending.value()
+    }
+
+    /// Runs `action` once when the session ends — at once, in the caller, if it already has — unless
+    /// the returned registration is cancelled first.
+    func whenEnded(_ action: @escaping @Sendable (End) -> Void) -> EndRegistration {
+        let (id, end) = state.withLock { state -> (Int, End?) in
+            if let end = state.end { return (0, end) }
             state.nextWaiter += 1
-            return state.nextWaiter
+            state.waiters[state.nextWaiter] = action
+            return (state.nextWaiter, nil)
         }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let immediate: Result<End, any Error>? = state.withLock { state in
-                    if let end = state.end { return .success(end) }
-                    // A cancellation before this point found no waiter to resume; honour it here.
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    state.waiters[id] = continuation
-                    return nil
-                }
-                if let immediate { continuation.resume(with: immediate) }
-            }
-        } onCancel: {
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.resume(throwing: CancellationError())
-        }
+        if let end { action(end) }
+        return EndRegistration(session: self, id: id)
+    }
+
+    /// A pending ``whenEnded(_:)`` action; cancel it when it is no longer wanted.
+    struct EndRegistration: Sendable {
+        let session: Session
+        let id: Int
+        func cancel() { _ = session.state.withLock { $0.waiters.removeValue(forKey: id) } }
     }
 
     /// Ends the session and revokes its lease, deleting every key it holds in one revision.
@@ -216,7 +223,7 @@ public final class Session: Sendable {
     /// session had already ended.
     @discardableResult
     private func finish(_ end: End) -> Bool {
-        let taken = state.withLock { state -> ([CheckedContinuation<End, any Error>], [Task<Void, any Error>])? in
+        let taken = state.withLock { state -> ([@Sendable (End) -> Void], [Task<Void, any Error>])? in
             guard state.end == nil else { return nil }
             state.end = end
             defer {
@@ -228,7 +235,7 @@ public final class Session: Sendable {
         guard let (waiters, tasks) = taken else { return false }
         environment.events.emit(.sessionEnded(lease: lease, reason: end))
         client.forget(self)
-        for waiter in waiters { waiter.resume(returning: end) }
+        for waiter in waiters { waiter(end) }
         for task in tasks { task.cancel() }
         return true
     }

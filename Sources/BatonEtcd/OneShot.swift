@@ -2,10 +2,10 @@ import Synchronization
 
 /// A result that arrives once, from any thread, awaited by one task.
 ///
-/// URLSession reports on its delegate queue; this is where those reports meet the async world. The
-/// first ``resolve(_:)`` wins and later ones are ignored, so a reply, a timeout and a cancellation
-/// can race without resuming a continuation twice.
-final class OneShot<Value: Sendable>: Sendable {
+/// Where callbacks (a socket's read source, a session ending, the first of several racing tasks) meet
+/// the async world. The first ``resolve(_:)`` wins and later ones are ignored, so a reply, a timeout
+/// and a cancellation can race without resuming a continuation twice.
+package final class OneShot<Value: Sendable>: Sendable {
     private enum State {
         case pending(CheckedContinuation<Value, any Error>?)
         case resolved(Result<Value, any Error>)
@@ -13,11 +13,11 @@ final class OneShot<Value: Sendable>: Sendable {
 
     private let state = Mutex<State>(.pending(nil))
 
-    init() {}
+    package init() {}
 
     /// Delivers the result; does nothing when one was already delivered. Returns whether it won.
     @discardableResult
-    func resolve(_ result: Result<Value, any Error>) -> Bool {
+    package func resolve(_ result: Result<Value, any Error>) -> Bool {
         let waiter: CheckedContinuation<Value, any Error>?? = state.withLock { state in
             guard case .pending(let waiter) = state else { return nil }
             state = .resolved(result)
@@ -32,7 +32,7 @@ final class OneShot<Value: Sendable>: Sendable {
     ///
     /// - Throws: the delivered error, or `CancellationError` when the waiting task is cancelled first
     ///   (which also resolves this one-shot with that error).
-    func value() async throws -> Value {
+    package func value() async throws -> Value {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
                 let ready: Result<Value, any Error>? = state.withLock { state in
