@@ -111,7 +111,7 @@ public struct DistributedMutex: Sendable {
             recipe, value: [], wait: wait, recheck: !session.environment.mutations.contains(.noRecheck)
         ) { waiter in events.emit(.lockWaiting(name: name, key: waiter.key, token: waiter.revision)) }
         events.emit(.lockAcquired(name: name, key: waiter.key, token: waiter.revision))
-        return LockGrant(hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
+        return LockGrant(hold: KeyHold(session: session, name: recipe, waiter: waiter))
     }
 
     private func run<T: Sendable>(

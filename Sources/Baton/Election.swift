@@ -32,7 +32,7 @@ public struct Election: Sendable {
             onlyOnce: session.environment.mutations.contains(.unguardedCampaign))
         session.environment.events.emit(.leaderElected(election: name, key: waiter.key, term: waiter.revision))
         return Leadership(
-            election: self, hold: KeyHold(session: session, name: recipe, createRevision: waiter.revision))
+            election: self, hold: KeyHold(session: session, name: recipe, waiter: waiter))
     }
 
     /// The current leader's key-value (its value is the leader's proposal; its create revision the

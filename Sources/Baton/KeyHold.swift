@@ -12,11 +12,11 @@ final class KeyHold: Sendable {
     let createRevision: Int64
     private let released = Mutex(false)
 
-    init(session: Session, name: RecipeName, createRevision: Int64) {
+    init(session: Session, name: RecipeName, waiter: WaiterKey) {
         self.session = session
         self.name = name
-        self.key = session.key(in: name)
-        self.createRevision = createRevision
+        self.key = waiter.key
+        self.createRevision = waiter.revision
     }
 
     /// The holder's own belief: not released and the session alive.

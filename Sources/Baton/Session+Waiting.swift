@@ -228,11 +228,9 @@ extension Session {
 
     /// Runs a store request to completion even if the calling task is cancelled: inline when the
     /// backend completes cancelled requests anyway, else in a task of its own.
-    func runToCompletion<T: Sendable>(_ request: sending @escaping @isolated(any) () async throws -> T) async throws
-        -> T
-    {
+    func runToCompletion<T: Sendable>(_ request: @escaping @Sendable () async throws -> T) async throws -> T {
         if backend.completesCancelledRequests { return try await request() }
-        return try await environment.uncancelled(request)
+        return try await environment.uncancelled { try await request() }
     }
 
     /// Deletes this session's key under `name` if it is still the generation created at `revision`.
