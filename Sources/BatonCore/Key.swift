@@ -29,6 +29,12 @@ public struct Key: Hashable, Comparable, Sendable, ExpressibleByStringLiteral, C
         }
     }
 
+    /// Hashes the bytes in one call: the synthesized conformance feeds the hasher byte by byte, and
+    /// keys are hashed on every write (lease attachments, watches on one key).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// Whether the key starts with `prefix`'s bytes.
     public func hasPrefix(_ prefix: Key) -> Bool { bytes.starts(with: prefix.bytes) }
 
