@@ -24,7 +24,7 @@ extension Keyspace {
     func plan(_ request: TxnRequest, leaseExists: (LeaseID) -> Bool) throws -> TxnPlan {
         if Self.mayWriteKeyTwice(request.success) { _ = try Self.writtenKeys(request.success) }
         if Self.mayWriteKeyTwice(request.failure) { _ = try Self.writtenKeys(request.failure) }
-        var plan = TxnPlan(succeeded: request.compare.allSatisfy(holds))
+        var plan = TxnPlan(succeeded: request.compare.allSatisfy { holds($0) })
         try check(plan.succeeded ? request.success : request.failure, nested: &plan.nested, leaseExists: leaseExists)
         return plan
     }
@@ -119,7 +119,7 @@ extension Keyspace {
             case .deleteRange:
                 break
             case .txn(let inner):
-                let succeeded = inner.compare.allSatisfy(holds)
+                let succeeded = inner.compare.allSatisfy { holds($0) }
                 nested.append(succeeded)
                 try check(succeeded ? inner.success : inner.failure, nested: &nested, leaseExists: leaseExists)
             }

@@ -135,6 +135,7 @@ struct SortedMap<Key: Comparable, Value> {
     /// for a run of the smallest keys and true for the rest.
     func ascending(startingAt isStart: (Key) -> Bool) -> AscendingIterator {
         var path: [Int32] = []
+        path.reserveCapacity(Int(height(root)))  // the longest path: one allocation
         var index = root
         while index >= 0 {
             if isStart(keys[Int(index)]) {
@@ -157,6 +158,7 @@ struct SortedMap<Key: Comparable, Value> {
     /// for a run of the smallest keys and false for the rest.
     func descending(startingAt isStart: (Key) -> Bool) -> DescendingIterator {
         var path: [Int32] = []
+        path.reserveCapacity(Int(height(root)))  // the longest path: one allocation
         var index = root
         while index >= 0 {
             if isStart(keys[Int(index)]) {
