@@ -18,18 +18,19 @@ extension Keyspace {
         var nested: [Bool] = []
     }
 
-    /// Steps 1 and 2: checks a transaction and chooses its path without changing anything;
-    /// `leaseExists` tells whether a put's lease may be attached.
+    /// Steps 1 and 2: checks a transaction and chooses its path without changing anything; a put may
+    /// attach a lease that `leases` contains. (The table itself rather than a closure over it: a
+    /// mutating caller's closure made the compiler copy the keyspace or the whole store.)
     /// - Throws: `duplicateKey`, `leaseNotFound`, `futureRevision`, `compacted`.
-    func plan(_ request: TxnRequest, leaseExists: (LeaseID) -> Bool) throws -> TxnPlan {
+    func plan(_ request: TxnRequest, leases: LeaseTable) throws -> TxnPlan {
         if Self.mayWriteKeyTwice(request.success) { _ = try Self.writtenKeys(request.success) }
         if Self.mayWriteKeyTwice(request.failure) { _ = try Self.writtenKeys(request.failure) }
         var plan = TxnPlan(succeeded: request.compare.allSatisfy { holds($0) })
-        try check(plan.succeeded ? request.success : request.failure, nested: &plan.nested, leaseExists: leaseExists)
+        try check(plan.succeeded ? request.success : request.failure, nested: &plan.nested, leases: leases)
         return plan
     }
 
-    /// Step 3: runs the path `plan` chose (as ``plan(_:leaseExists:)`` returned it for this keyspace).
+    /// Step 3: runs the path `plan` chose (as ``plan(_:leases:)`` returned it for this keyspace).
     mutating func run(_ request: TxnRequest, _ plan: TxnPlan) -> (TxnResponse, ChangeSet?) {
         var write = PendingWrite(revision: revision + 1)
         var step = 0
@@ -107,11 +108,11 @@ extension Keyspace {
 
     /// Checks the operations of a branch on the path taken, appending the choice of each nested
     /// transaction (depth first) to `nested`.
-    private func check(_ ops: [TxnOp], nested: inout [Bool], leaseExists: (LeaseID) -> Bool) throws {
+    private func check(_ ops: [TxnOp], nested: inout [Bool], leases: LeaseTable) throws {
         for op in ops {
             switch op {
             case .put(let put):
-                if let lease = Self.attachedLease(put.lease), !leaseExists(lease) {
+                if let lease = Self.attachedLease(put.lease), !leases.contains(lease) {
                     throw BatonError(.leaseNotFound, "lease \(lease) does not exist (put of \(put.key))")
                 }
             case .range(let range):
@@ -121,7 +122,7 @@ extension Keyspace {
             case .txn(let inner):
                 let succeeded = inner.compare.allSatisfy { holds($0) }
                 nested.append(succeeded)
-                try check(succeeded ? inner.success : inner.failure, nested: &nested, leaseExists: leaseExists)
+                try check(succeeded ? inner.success : inner.failure, nested: &nested, leases: leases)
             }
         }
     }

@@ -94,7 +94,7 @@ public struct StoreMachine: Sendable, Equatable {
     ///   alone, both branches of nested transactions included), `leaseNotFound` for a put on the path
     ///   taken naming a missing lease, `futureRevision` / `compacted` for such a read; nothing is applied then.
     public mutating func txn(_ request: TxnRequest) throws -> TxnResponse {
-        let plan = try keyspace.plan(request, leaseExists: { leaseTable.contains($0) })
+        let plan = try keyspace.plan(request, leases: leaseTable)
         let (response, changeSet) = keyspace.run(request, plan)
         if let changeSet { committed(changeSet) }
         return response
