@@ -189,25 +189,27 @@ struct Keyspace: Equatable, Sendable {
     /// The `/`-terminated prefixes of `key`, shortest first (including `key` itself when it ends in `/`).
     static func directories(of key: Key) -> [Key] {
         var result: [Key] = []
-        forEachDirectory(of: key) { result.append($0) }
+        forEachDirectory(of: key) { length in result.append(Key(bytes: Array(key.bytes[..<length]))) }
         return result
     }
 
-    /// Calls `body` with each of ``directories(of:)`` without collecting them in an array.
-    static func forEachDirectory(of key: Key, _ body: (Key) -> Void) {
+    /// Calls `body` with the length of each of ``directories(of:)``: the directory is the key's first
+    /// `length` bytes. Neither the directories nor an array of them are built.
+    static func forEachDirectory(of key: Key, _ body: (_ length: Int) -> Void) {
         for (offset, byte) in key.bytes.enumerated() where byte == UInt8(ascii: "/") {
-            body(Key(bytes: Array(key.bytes[...offset])))
+            body(offset + 1)
         }
     }
 
     private mutating func addToCreateIndex(_ kv: KeyValue) {
         let position = CreatePosition(createRevision: kv.createRevision, key: kv.key)
-        Self.forEachDirectory(of: kv.key) { directory in
-            let added: Void? = createIndex.modifyValue(forKey: directory) { $0[position] = Present() }
+        Self.forEachDirectory(of: kv.key) { length in
+            func order(_ directory: Key) -> Int { kv.key.order(ofPrefix: length, comparedWith: directory) }
+            let added: Void? = createIndex.modifyValue(orderedBy: order) { $0[position] = Present() }
             if added == nil {
                 var index = SortedMap<CreatePosition, Present>()
                 index[position] = Present()
-                createIndex[directory] = index
+                createIndex[Key(bytes: Array(kv.key.bytes[..<length]))] = index
             }
         }
     }
@@ -216,8 +218,9 @@ struct Keyspace: Equatable, Sendable {
     /// key (``compact(revision:)`` drops it).
     private mutating func removeFromCreateIndex(_ kv: KeyValue) {
         let position = CreatePosition(createRevision: kv.createRevision, key: kv.key)
-        Self.forEachDirectory(of: kv.key) { directory in
-            createIndex.modifyValue(forKey: directory) { _ = $0.removeValue(forKey: position) }
+        Self.forEachDirectory(of: kv.key) { length in
+            func order(_ directory: Key) -> Int { kv.key.order(ofPrefix: length, comparedWith: directory) }
+            createIndex.modifyValue(orderedBy: order) { _ = $0.removeValue(forKey: position) }
         }
     }
 }

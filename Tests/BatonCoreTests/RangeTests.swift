@@ -213,6 +213,13 @@ import Testing
         #expect(Keyspace.directories(of: "a/b/c") == ["a/", "a/b/"])
         #expect(Keyspace.directories(of: "a/b/") == ["a/", "a/b/"])
         #expect(Keyspace.directories(of: "abc") == [])
+        // A directory is compared as a prefix of its key, never built.
+        let key: Key = "a/b/c"
+        #expect(key.order(ofPrefix: 2, comparedWith: "a/") == 0)
+        #expect(key.order(ofPrefix: 2, comparedWith: "a/b/") < 0)
+        #expect(key.order(ofPrefix: 4, comparedWith: "a/") > 0)
+        #expect(key.order(ofPrefix: 4, comparedWith: "a0") < 0)
+        #expect(key.order(ofPrefix: 0, comparedWith: "") == 0)
     }
 
     @Test func nestedDirectoriesAreIndexedAtEveryLevel() throws {
