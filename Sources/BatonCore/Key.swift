@@ -13,20 +13,33 @@ public struct Key: Hashable, Comparable, Sendable, ExpressibleByStringLiteral, C
 
     /// Orders keys byte by byte, a proper prefix first (as etcd's `bytes.Compare`).
     public static func < (lhs: Key, rhs: Key) -> Bool {
+        lhs.order(ofPrefix: lhs.bytes.count, comparedWith: rhs) < 0
+    }
+
+    /// How the first `length` bytes of this key order against `other`: negative before, zero equal,
+    /// positive after. Compares a key's directory without building the directory's key.
+    func order(ofPrefix length: Int, comparedWith other: Key) -> Int {
         // A plain loop over buffers: the generic `lexicographicallyPrecedes` is several times slower
         // in unoptimised builds, and key comparison is the keyspace's innermost operation.
-        lhs.bytes.withUnsafeBufferPointer { left in
-            rhs.bytes.withUnsafeBufferPointer { right in
+        bytes.withUnsafeBufferPointer { all in
+            other.bytes.withUnsafeBufferPointer { right in
+                let left = UnsafeBufferPointer(rebasing: all[..<length])
                 let common = Swift.min(left.count, right.count)
                 var offset = 0
                 while offset < common {
                     let (l, r) = (left[offset], right[offset])
-                    if l != r { return l < r }
+                    if l != r { return l < r ? -1 : 1 }
                     offset += 1
                 }
-                return left.count < right.count
+                return left.count - right.count
             }
         }
+    }
+
+    /// Hashes the bytes in one call: the synthesized conformance feeds the hasher byte by byte, and
+    /// keys are hashed on every write (lease attachments, watches on one key).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 
     /// Whether the key starts with `prefix`'s bytes.

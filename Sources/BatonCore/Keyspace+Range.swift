@@ -73,15 +73,15 @@ extension Keyspace {
             return (RangeResponse(revision: revision, kvs: [], more: false, count: index.count), 0)
         }
         let (minCreate, maxCreate) = (request.minCreateRevision, request.maxCreateRevision)
+        func atLeastMin(_ revision: Int64) -> Bool { minCreate <= 0 || revision >= minCreate }
+        func atMostMax(_ revision: Int64) -> Bool { maxCreate <= 0 || revision <= maxCreate }
         let page: Page
-        let atLeastMin = { (revision: Int64) in minCreate <= 0 || revision >= minCreate }
-        let atMostMax = { (revision: Int64) in maxCreate <= 0 || revision <= maxCreate }
         if request.sortOrder == .descend {
             let positions = index.descending(startingAt: { atMostMax($0.createRevision) })
-            page = take(positions.lazy.map { self.indexed($0.key) }, request) { atLeastMin($0.createRevision) }
+            page = take(consume positions, request, { indexed($0.key) }) { atLeastMin($0.createRevision) }
         } else {
             let positions = index.ascending(startingAt: { atLeastMin($0.createRevision) })
-            page = take(positions.lazy.map { self.indexed($0.key) }, request) { atMostMax($0.createRevision) }
+            page = take(consume positions, request, { indexed($0.key) }) { atMostMax($0.createRevision) }
         }
         let response = RangeResponse(revision: revision, kvs: page.kvs, more: page.more, count: index.count)
         return (response, page.examined)
@@ -105,9 +105,9 @@ extension Keyspace {
         }
         let page: Page
         if request.sortOrder == .descend {
-            page = take(live.descending(below: upper).lazy.map(\.value), request) { lower <= $0.key }
+            page = take(live.descending(below: upper), request, { $0.value }) { lower <= $0.key }
         } else {
-            page = take(live.ascending(from: lower).lazy.map(\.value), request) { kv in
+            page = take(live.ascending(from: lower), request, { $0.value }) { kv in
                 upper.map { kv.key < $0 } ?? true
             }
         }
@@ -121,13 +121,17 @@ extension Keyspace {
         var examined = 0
     }
 
-    /// Takes key-values from an ordered walk while `inBounds` holds, keeping those that pass the
-    /// create-revision filters, until `limit` is reached (then `more` is whether another one passes).
-    private func take(
-        _ walk: some Sequence<KeyValue>, _ request: RangeRequest, while inBounds: (KeyValue) -> Bool
+    /// Takes key-values (`keyValue` of each element) from an ordered walk while `inBounds` holds,
+    /// keeping those that pass the create-revision filters, until `limit` is reached (then `more` is
+    /// whether another one passes). Plain closures rather than a lazy map: nothing escapes, so nothing
+    /// is allocated for them.
+    private func take<Walk: IteratorProtocol>(
+        _ walk: consuming Walk, _ request: RangeRequest, _ keyValue: (Walk.Element) -> KeyValue,
+        while inBounds: (KeyValue) -> Bool
     ) -> Page {
         var page = Page()
-        for kv in walk {
+        while let element = walk.next() {
+            let kv = keyValue(element)
             page.examined += 1
             guard inBounds(kv) else { break }
             guard Self.passesCreateFilters(kv, request) else { continue }

@@ -9,21 +9,35 @@
 ///    (`leaseNotFound`), reads name servable revisions (`futureRevision`, `compacted`).
 /// 3. Run the path: writes share the next revision and later reads see earlier writes.
 extension Keyspace {
-    /// Runs a transaction; `leaseExists` tells whether a put's lease may be attached.
-    /// - Throws: `duplicateKey`, `leaseNotFound`, `futureRevision`, `compacted`; nothing is applied then.
-    mutating func txn(
-        _ request: TxnRequest, leaseExists: (LeaseID) -> Bool
-    ) throws -> (TxnResponse, ChangeSet?) {
-        _ = try Self.writtenKeys(request.success)
-        _ = try Self.writtenKeys(request.failure)
-        var path: [Bool] = []
-        try plan(request, path: &path, leaseExists: leaseExists)
+    /// The branches a transaction takes, chosen against the keyspace as it was before the transaction.
+    struct TxnPlan: Equatable {
+        /// Whether the request's own compares held (so `success` runs).
+        var succeeded: Bool
+        /// The choice of every nested transaction on the path taken, depth first; empty (so nothing
+        /// is allocated) for a transaction without nested ones.
+        var nested: [Bool] = []
+    }
+
+    /// Steps 1 and 2: checks a transaction and chooses its path without changing anything; a put may
+    /// attach a lease that `leases` contains. (The table itself rather than a closure over it: a
+    /// mutating caller's closure made the compiler copy the keyspace or the whole store.)
+    /// - Throws: `duplicateKey`, `leaseNotFound`, `futureRevision`, `compacted`.
+    func plan(_ request: TxnRequest, leases: LeaseTable) throws -> TxnPlan {
+        if Self.mayWriteKeyTwice(request.success) { _ = try Self.writtenKeys(request.success) }
+        if Self.mayWriteKeyTwice(request.failure) { _ = try Self.writtenKeys(request.failure) }
+        var plan = TxnPlan(succeeded: request.compare.allSatisfy { holds($0) })
+        try check(plan.succeeded ? request.success : request.failure, nested: &plan.nested, leases: leases)
+        return plan
+    }
+
+    /// Step 3: runs the path `plan` chose (as ``plan(_:leases:)`` returned it for this keyspace).
+    mutating func run(_ request: TxnRequest, _ plan: TxnPlan) -> (TxnResponse, ChangeSet?) {
         var write = PendingWrite(revision: revision + 1)
         var step = 0
-        var response = execute(request, path: path, step: &step, write: &write)
+        let responses = execute(
+            plan.succeeded ? request.success : request.failure, nested: plan.nested, step: &step, write: &write)
         let changeSet = commit(write)
-        response.revision = revision
-        return (response, changeSet)
+        return (TxnResponse(revision: revision, succeeded: plan.succeeded, responses: responses), changeSet)
     }
 
     /// Whether a compare holds now. A missing key has create and mod revision 0, version 0 and no
@@ -52,6 +66,22 @@ extension Keyspace {
         lhs < rhs ? -1 : (lhs == rhs ? 0 : 1)
     }
 
+    /// Whether a branch could break the duplicate-key rule: only one that has a nested transaction,
+    /// two puts, or a put and a delete can. Most branches cannot, and skip building key sets.
+    static func mayWriteKeyTwice(_ ops: [TxnOp]) -> Bool {
+        var puts = 0
+        var deletes = false
+        for op in ops {
+            switch op {
+            case .put: puts += 1
+            case .deleteRange: deletes = true
+            case .txn: return true
+            case .range: continue
+            }
+        }
+        return puts > 1 || (puts == 1 && deletes)
+    }
+
     /// The keys a branch puts and the ranges it deletes, nested transactions included.
     /// - Throws: `duplicateKey` when the branch writes a key twice.
     private static func writtenKeys(_ ops: [TxnOp]) throws -> (puts: Set<Key>, deletes: [KeyRange]) {
@@ -76,35 +106,34 @@ extension Keyspace {
         return (puts, deletes)
     }
 
-    /// Chooses the branch of `request` and of every nested transaction on the way (appending one
-    /// decision per transaction, depth first), and checks the chosen operations.
-    private func plan(_ request: TxnRequest, path: inout [Bool], leaseExists: (LeaseID) -> Bool) throws {
-        let succeeded = request.compare.allSatisfy(holds)
-        path.append(succeeded)
-        for op in succeeded ? request.success : request.failure {
+    /// Checks the operations of a branch on the path taken, appending the choice of each nested
+    /// transaction (depth first) to `nested`.
+    private func check(_ ops: [TxnOp], nested: inout [Bool], leases: LeaseTable) throws {
+        for op in ops {
             switch op {
             case .put(let put):
-                if let lease = Self.attachedLease(put.lease), !leaseExists(lease) {
+                if let lease = Self.attachedLease(put.lease), !leases.contains(lease) {
                     throw BatonError(.leaseNotFound, "lease \(lease) does not exist (put of \(put.key))")
                 }
             case .range(let range):
                 try checkReadRevision(range.revision, current: revision)
             case .deleteRange:
                 break
-            case .txn(let nested):
-                try plan(nested, path: &path, leaseExists: leaseExists)
+            case .txn(let inner):
+                let succeeded = inner.compare.allSatisfy { holds($0) }
+                nested.append(succeeded)
+                try check(succeeded ? inner.success : inner.failure, nested: &nested, leases: leases)
             }
         }
     }
 
-    /// Runs the planned branch of `request`, consuming its decisions from `path`.
+    /// Runs the operations of a branch on the planned path, consuming nested choices from `nested`.
     private mutating func execute(
-        _ request: TxnRequest, path: [Bool], step: inout Int, write: inout PendingWrite
-    ) -> TxnResponse {
-        let succeeded = path[step]
-        step += 1
+        _ ops: [TxnOp], nested: [Bool], step: inout Int, write: inout PendingWrite
+    ) -> [TxnOpResponse] {
         var responses: [TxnOpResponse] = []
-        for op in succeeded ? request.success : request.failure {
+        responses.reserveCapacity(ops.count)
+        for op in ops {
             switch op {
             case .put(let put):
                 responses.append(.put(apply(put, in: &write)))
@@ -112,10 +141,16 @@ extension Keyspace {
                 responses.append(.deleteRange(apply(delete, in: &write)))
             case .range(let range):
                 responses.append(.range(read(range, during: write).response))
-            case .txn(let nested):
-                responses.append(.txn(execute(nested, path: path, step: &step, write: &write)))
+            case .txn(let inner):
+                let succeeded = nested[step]
+                step += 1
+                let innerResponses = execute(
+                    succeeded ? inner.success : inner.failure, nested: nested, step: &step, write: &write)
+                let response = TxnResponse(
+                    revision: write.visibleRevision, succeeded: succeeded, responses: innerResponses)
+                responses.append(.txn(response))
             }
         }
-        return TxnResponse(revision: write.visibleRevision, succeeded: succeeded, responses: responses)
+        return responses
     }
 }

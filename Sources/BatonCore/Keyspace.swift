@@ -8,7 +8,9 @@
 /// Every `/`-terminated prefix of a live key (for `a/b/c`: `a/` and `a/b/`; for `a/b/`: also `a/b/`
 /// itself) has an index of its keys ordered by create revision, so the lock-owner query ("first
 /// created under the prefix") and the predecessor query ("last created before revision R") are
-/// O(log n) seeks rather than scans. See `Keyspace+Range.swift`.
+/// O(log n) seeks rather than scans. See `Keyspace+Range.swift`. A directory's index stays, empty,
+/// when its last key goes (a lock's directory empties and refills on every uncontended cycle);
+/// ``compact(revision:)`` drops the empty ones, so they never outnumber the history's changes.
 struct Keyspace: Equatable, Sendable {
     /// A key's place in a directory's create-revision index.
     struct CreatePosition: Comparable, Hashable, Sendable {
@@ -38,8 +40,11 @@ struct Keyspace: Equatable, Sendable {
     private(set) var compactedRevision: Int64 = 0
     /// Live keys in key order.
     private(set) var live = SortedMap<Key, KeyValue>()
-    /// For every `/`-terminated prefix of a live key: the keys under it by create revision.
-    private(set) var createIndex: [Key: SortedMap<CreatePosition, Present>] = [:]
+    /// For every `/`-terminated prefix of a live key: the keys under it by create revision. May also
+    /// hold empty indexes of directories emptied since the last compaction. A ``SortedMap`` rather
+    /// than a `Dictionary`: few directories, compared faster than hashed, and changed in place
+    /// through ``SortedMap/modifyValue(forKey:_:)`` without allocating.
+    private(set) var createIndex = SortedMap<Key, SortedMap<CreatePosition, Present>>()
     /// One change set per revision above ``compactedRevision`` (revision 1 has none), oldest first.
     private(set) var history: [ChangeSet] = []
 
@@ -77,7 +82,8 @@ struct Keyspace: Equatable, Sendable {
         return commit(write)
     }
 
-    /// Forgets the history at and below `target`; reads at `target` itself still work, as in etcd.
+    /// Forgets the history at and below `target`, and the indexes of empty directories; reads at
+    /// `target` itself still work, as in etcd.
     /// - Throws: `compacted` when `target` is already compacted, `futureRevision` above the current.
     mutating func compact(revision target: Int64) throws {
         if target <= compactedRevision {
@@ -88,6 +94,8 @@ struct Keyspace: Equatable, Sendable {
         }
         history.removeFirst(historyIndex(after: target))
         compactedRevision = target
+        let emptied = createIndex.filter { $0.value.isEmpty }.map(\.key)
+        for directory in emptied { createIndex.removeValue(forKey: directory) }
     }
 
     /// The change sets of revisions `>= start`, oldest first. The caller checks `start` against
@@ -124,14 +132,27 @@ struct Keyspace: Equatable, Sendable {
 
     /// Deletes the live keys in a range, in key order, as part of `write`.
     mutating func apply(_ request: DeleteRangeRequest, in write: inout PendingWrite) -> DeleteRangeResponse {
+        if case .key(let key) = request.range {
+            // One key (the common delete): remove it in one step rather than collect it first.
+            guard let kv = live.removeValue(forKey: key) else {
+                return DeleteRangeResponse(revision: write.visibleRevision, deleted: 0)
+            }
+            deleted(kv, in: &write)
+            return DeleteRangeResponse(revision: write.visibleRevision, deleted: 1, prevKVs: request.prevKV ? [kv] : [])
+        }
         let doomed = liveKeyValues(in: request.range)
         for kv in doomed {
             live.removeValue(forKey: kv.key)
-            removeFromCreateIndex(kv)
-            write.changes.append(Change(key: kv.key, previous: kv, current: nil))
+            deleted(kv, in: &write)
         }
         return DeleteRangeResponse(
             revision: write.visibleRevision, deleted: doomed.count, prevKVs: request.prevKV ? doomed : [])
+    }
+
+    /// Records the deletion of `kv`, just removed from the live keys, in the create index and `write`.
+    private mutating func deleted(_ kv: KeyValue, in write: inout PendingWrite) {
+        removeFromCreateIndex(kv)
+        write.changes.append(Change(key: kv.key, previous: kv, current: nil))
     }
 
     /// Commits `write`: advances the revision and records its change set, unless it changed nothing.
@@ -168,24 +189,38 @@ struct Keyspace: Equatable, Sendable {
     /// The `/`-terminated prefixes of `key`, shortest first (including `key` itself when it ends in `/`).
     static func directories(of key: Key) -> [Key] {
         var result: [Key] = []
-        for (offset, byte) in key.bytes.enumerated() where byte == UInt8(ascii: "/") {
-            result.append(Key(bytes: Array(key.bytes[...offset])))
-        }
+        forEachDirectory(of: key) { length in result.append(Key(bytes: Array(key.bytes[..<length]))) }
         return result
+    }
+
+    /// Calls `body` with the length of each of ``directories(of:)``: the directory is the key's first
+    /// `length` bytes. Neither the directories nor an array of them are built.
+    static func forEachDirectory(of key: Key, _ body: (_ length: Int) -> Void) {
+        for (offset, byte) in key.bytes.enumerated() where byte == UInt8(ascii: "/") {
+            body(offset + 1)
+        }
     }
 
     private mutating func addToCreateIndex(_ kv: KeyValue) {
         let position = CreatePosition(createRevision: kv.createRevision, key: kv.key)
-        for directory in Self.directories(of: kv.key) {
-            createIndex[directory, default: SortedMap()][position] = Present()
+        Self.forEachDirectory(of: kv.key) { length in
+            func order(_ directory: Key) -> Int { kv.key.order(ofPrefix: length, comparedWith: directory) }
+            let added: Void? = createIndex.modifyValue(orderedBy: order) { $0[position] = Present() }
+            if added == nil {
+                var index = SortedMap<CreatePosition, Present>()
+                index[position] = Present()
+                createIndex[Key(bytes: Array(kv.key.bytes[..<length]))] = index
+            }
         }
     }
 
+    /// Removes `kv` from its directories' indexes, keeping an emptied index for the directory's next
+    /// key (``compact(revision:)`` drops it).
     private mutating func removeFromCreateIndex(_ kv: KeyValue) {
         let position = CreatePosition(createRevision: kv.createRevision, key: kv.key)
-        for directory in Self.directories(of: kv.key) {
-            createIndex[directory]?.removeValue(forKey: position)
-            if createIndex[directory]?.isEmpty == true { createIndex[directory] = nil }
+        Self.forEachDirectory(of: kv.key) { length in
+            func order(_ directory: Key) -> Int { kv.key.order(ofPrefix: length, comparedWith: directory) }
+            createIndex.modifyValue(orderedBy: order) { _ = $0.removeValue(forKey: position) }
         }
     }
 }

@@ -3,8 +3,10 @@
 /// Time is a `Duration` since an origin the caller chooses. A lease whose expiry is at or before `now`
 /// is expired: it cannot be kept alive (`leaseNotFound`, as etcd answers a keep-alive that arrives
 /// after expiry), reports 0 seconds to live, and stays in the table until the owner revokes it
-/// (``StoreMachine/expireLeases(now:)``). Leases are ordered for expiry by (expiry, ID) in a
-/// ``SortedMap``, so the next expiry is O(log n).
+/// (``StoreMachine/expireLeases(now:)``). Leases are kept by ID and ordered for expiry by (expiry,
+/// ID), each in a ``SortedMap``, so lookups and the next expiry are O(log n). (A `Dictionary` of
+/// leases would hash; worse, changing a lease in place through its subscript allocates the
+/// accessor's frame on every key attached or detached.)
 struct LeaseTable: Equatable, Sendable {
     /// One granted lease.
     struct Lease: Equatable, Sendable {
@@ -26,7 +28,7 @@ struct LeaseTable: Equatable, Sendable {
         }
     }
 
-    private var records: [LeaseID: Lease] = [:]
+    private var records = SortedMap<LeaseID, Lease>()
     private var expiryOrder = SortedMap<ExpiryPosition, Present>()
     /// The next ID the table tries when the caller lets it choose.
     private var nextID: Int64 = 1
@@ -34,10 +36,10 @@ struct LeaseTable: Equatable, Sendable {
     init() {}
 
     /// Whether the lease exists (granted and not yet revoked, expired or not).
-    func contains(_ id: LeaseID) -> Bool { records[id] != nil }
+    func contains(_ id: LeaseID) -> Bool { records.contains(id) }
 
     /// Every lease, in ID order.
-    var ids: [LeaseID] { records.keys.sorted() }
+    var ids: [LeaseID] { records.map(\.key) }
 
     /// The earliest expiry of any lease.
     var nextExpiry: Duration? { expiryOrder.first?.key.expiry }
@@ -51,10 +53,10 @@ struct LeaseTable: Equatable, Sendable {
         }
         let chosen: LeaseID
         if let id, id.rawValue != 0 {
-            guard records[id] == nil else { throw BatonError(.leaseExists, "lease \(id) already exists") }
+            guard !records.contains(id) else { throw BatonError(.leaseExists, "lease \(id) already exists") }
             chosen = id
         } else {
-            while records[LeaseID(nextID)] != nil { nextID += 1 }
+            while records.contains(LeaseID(nextID)) { nextID += 1 }
             chosen = LeaseID(nextID)
             nextID += 1
         }
@@ -73,7 +75,7 @@ struct LeaseTable: Equatable, Sendable {
         let expiry = now + .seconds(lease.grantedTTL)
         expiryOrder.removeValue(forKey: ExpiryPosition(expiry: lease.expiry, id: id))
         expiryOrder[ExpiryPosition(expiry: expiry, id: id)] = Present()
-        records[id]?.expiry = expiry
+        records.modifyValue(forKey: id) { $0.expiry = expiry }
         return lease.grantedTTL
     }
 
@@ -113,12 +115,12 @@ struct LeaseTable: Equatable, Sendable {
 
     /// Attaches `key` to lease `id`, if the lease exists.
     mutating func attach(_ key: Key, to id: LeaseID) {
-        records[id]?.keys.insert(key)
+        records.modifyValue(forKey: id) { _ = $0.keys.insert(key) }
     }
 
     /// Detaches `key` from lease `id`, if the lease exists.
     mutating func detach(_ key: Key, from id: LeaseID) {
-        records[id]?.keys.remove(key)
+        records.modifyValue(forKey: id) { _ = $0.keys.remove(key) }
     }
 
     /// `duration` in whole seconds, rounded up; 0 for a duration at or below zero.

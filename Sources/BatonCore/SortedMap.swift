@@ -68,6 +68,22 @@ struct SortedMap<Key: Comparable, Value> {
         return try body(&values[Int(index)])
     }
 
+    /// Changes in place the value of the key that `order` finds and returns `body`'s result, or
+    /// returns `nil` without calling `body` when there is none. `order(k)` tells where the sought key
+    /// lies relative to `k` (negative: before, zero: it is `k`, positive: after), so the caller can
+    /// find a key without building one.
+    mutating func modifyValue<R>(
+        orderedBy order: (Key) -> Int, _ body: (inout Value) throws -> R
+    ) rethrows -> R? {
+        var index = root
+        while index >= 0 {
+            let side = order(keys[Int(index)])
+            if side == 0 { return try body(&values[Int(index)]) }
+            index = side < 0 ? links[Int(index)].left : links[Int(index)].right
+        }
+        return nil
+    }
+
     /// Removes `key` and returns its value, if it was present.
     @discardableResult
     mutating func removeValue(forKey key: Key) -> Value? {
@@ -135,6 +151,7 @@ struct SortedMap<Key: Comparable, Value> {
     /// for a run of the smallest keys and true for the rest.
     func ascending(startingAt isStart: (Key) -> Bool) -> AscendingIterator {
         var path: [Int32] = []
+        path.reserveCapacity(Int(height(root)))  // the longest path: one allocation
         var index = root
         while index >= 0 {
             if isStart(keys[Int(index)]) {
@@ -157,6 +174,7 @@ struct SortedMap<Key: Comparable, Value> {
     /// for a run of the smallest keys and false for the rest.
     func descending(startingAt isStart: (Key) -> Bool) -> DescendingIterator {
         var path: [Int32] = []
+        path.reserveCapacity(Int(height(root)))  // the longest path: one allocation
         var index = root
         while index >= 0 {
             if isStart(keys[Int(index)]) {

@@ -94,13 +94,8 @@ public struct StoreMachine: Sendable, Equatable {
     ///   alone, both branches of nested transactions included), `leaseNotFound` for a put on the path
     ///   taken naming a missing lease, `futureRevision` / `compacted` for such a read; nothing is applied then.
     public mutating func txn(_ request: TxnRequest) throws -> TxnResponse {
-        let response: TxnResponse
-        let changeSet: ChangeSet?
-        do {
-            // A scoped copy, released before `committed` mutates the table (so it is not copied).
-            let leases = leaseTable
-            (response, changeSet) = try keyspace.txn(request, leaseExists: { leases.contains($0) })
-        }
+        let plan = try keyspace.plan(request, leases: leaseTable)
+        let (response, changeSet) = keyspace.run(request, plan)
         if let changeSet { committed(changeSet) }
         return response
     }

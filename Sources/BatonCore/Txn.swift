@@ -32,7 +32,10 @@ public struct Compare: Hashable, Sendable {
 }
 
 /// One operation in a transaction branch.
-public indirect enum TxnOp: Hashable, Sendable {
+///
+/// Not `indirect`: a nested transaction's operations are already behind its arrays, and boxing every
+/// operation would allocate once per operation.
+public enum TxnOp: Hashable, Sendable {
     /// A read; it sees the branch's earlier writes.
     case range(RangeRequest)
     /// A write of one key.
@@ -44,7 +47,9 @@ public indirect enum TxnOp: Hashable, Sendable {
 }
 
 /// The result of one transaction operation.
-public indirect enum TxnOpResponse: Hashable, Sendable {
+///
+/// Not `indirect`, as ``TxnOp``: a nested result's responses are already behind its array.
+public enum TxnOpResponse: Hashable, Sendable {
     /// The result of a read.
     case range(RangeResponse)
     /// The result of a put.

@@ -16,11 +16,18 @@ struct WatchRegistry: Equatable, Sendable {
         var startRevision: Int64
     }
 
+    /// A watch on a prefix or an interval.
+    struct RangeWatcher: Equatable, Sendable {
+        var id: WatchID
+        var range: KeyRange
+    }
+
     private var watchers: [WatchID: Watcher] = [:]
     /// Watches on exactly one key, by that key.
     private var keyWatchers: [Key: Set<WatchID>] = [:]
-    /// Watches on a prefix or an interval.
-    private var rangeWatchers: Set<WatchID> = []
+    /// Watches on a prefix or an interval, with their ranges, in ID order: a write tests each range
+    /// without looking the watch up.
+    private var rangeWatchers: [RangeWatcher] = []
     private var nextID: Int64 = 1
     /// Deliveries queued by writes and not yet taken, by revision then watch ID.
     private(set) var pending: [WatchDelivery] = []
@@ -39,7 +46,8 @@ struct WatchRegistry: Equatable, Sendable {
         if case .key(let key) = request.range {
             keyWatchers[key, default: []].insert(id)
         } else {
-            rangeWatchers.insert(id)
+            // IDs only increase, so the array stays in ID order.
+            rangeWatchers.append(RangeWatcher(id: id, range: request.range))
         }
         return id
     }
@@ -51,7 +59,7 @@ struct WatchRegistry: Equatable, Sendable {
             keyWatchers[key]?.remove(id)
             if keyWatchers[key]?.isEmpty == true { keyWatchers[key] = nil }
         } else {
-            rangeWatchers.remove(id)
+            rangeWatchers.removeAll { $0.id == id }
         }
         pending.removeAll { $0.watch == id }
     }
@@ -73,11 +81,12 @@ struct WatchRegistry: Equatable, Sendable {
 
     /// Queues the deliveries a committed change set owes.
     mutating func notify(_ changeSet: ChangeSet) {
+        if watchers.isEmpty { return }
         var events: [WatchID: [WatchEvent]] = [:]
         for change in changeSet.changes {
-            var interested = keyWatchers[change.key] ?? []
-            for id in rangeWatchers where watchers[id]?.range.contains(change.key) == true {
-                interested.insert(id)
+            var interested = keyWatchers.isEmpty ? [] : keyWatchers[change.key] ?? []
+            for watcher in rangeWatchers where watcher.range.contains(change.key) {
+                interested.insert(watcher.id)
             }
             for id in interested {
                 guard let watcher = watchers[id], watcher.startRevision <= changeSet.revision else { continue }

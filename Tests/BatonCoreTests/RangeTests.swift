@@ -213,6 +213,13 @@ import Testing
         #expect(Keyspace.directories(of: "a/b/c") == ["a/", "a/b/"])
         #expect(Keyspace.directories(of: "a/b/") == ["a/", "a/b/"])
         #expect(Keyspace.directories(of: "abc") == [])
+        // A directory is compared as a prefix of its key, never built.
+        let key: Key = "a/b/c"
+        #expect(key.order(ofPrefix: 2, comparedWith: "a/") == 0)
+        #expect(key.order(ofPrefix: 2, comparedWith: "a/b/") < 0)
+        #expect(key.order(ofPrefix: 4, comparedWith: "a/") > 0)
+        #expect(key.order(ofPrefix: 4, comparedWith: "a0") < 0)
+        #expect(key.order(ofPrefix: 0, comparedWith: "") == 0)
     }
 
     @Test func nestedDirectoriesAreIndexedAtEveryLevel() throws {
@@ -228,6 +235,11 @@ import Testing
         _ = try store.deleteRange(DeleteRangeRequest(.prefix("x/b/")))
         #expect(try store.keys(RangeRequest(.prefix("x/"), sortOrder: .ascend, sortTarget: .create)) == ["x/a"])
         #expect(try store.range(RangeRequest(.prefix("x/b/"), sortOrder: .ascend, sortTarget: .create)).count == 0)
-        #expect(store.keyspace.createIndex.keys.sorted() == ["x/"])
+        // The emptied directory keeps its (empty) index until a compaction drops it.
+        #expect(store.keyspace.createIndex.map(\.key) == ["x/", "x/b/"])
+        try store.compact(revision: store.revision)
+        #expect(store.keyspace.createIndex.map(\.key) == ["x/"])
+        #expect(try store.keys(RangeRequest(.prefix("x/"), sortOrder: .ascend, sortTarget: .create)) == ["x/a"])
+        #expect(try store.range(RangeRequest(.prefix("x/b/"), sortOrder: .ascend, sortTarget: .create)).count == 0)
     }
 }

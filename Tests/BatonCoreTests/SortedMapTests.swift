@@ -51,6 +51,12 @@ import Testing
             case 7:
                 #expect(map[key] == model.index(of: key).map { model.pairs[$0].value })
                 #expect(map.contains(key) == (model.index(of: key) != nil))
+                let found = map.modifyValue(orderedBy: { key - $0 }) { value in
+                    defer { value += 1 }
+                    return value
+                }
+                #expect(found == model.index(of: key).map { model.pairs[$0].value })
+                if found != nil { _ = model.update(found! + 1, forKey: key) }
             case 8:
                 #expect(Self.same(map.first(atLeast: key), model.pairs.first { $0.key >= key }))
                 #expect(Self.same(map.first(greaterThan: key), model.pairs.first { $0.key > key }))

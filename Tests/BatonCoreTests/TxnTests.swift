@@ -24,6 +24,7 @@ import Testing
             TxnRequest(success: [.txn(TxnRequest(success: [Self.delete(.key("q"))])), Self.put("q")]),
             // The check reads the request, not the data: the branch not taken counts too.
             TxnRequest(compare: [Compare("a", .version(99), .equal)], success: [Self.put("c"), Self.put("c")]),
+            TxnRequest(success: [Self.get(.key("a"))], failure: [Self.put("c"), Self.delete(.key("c"))]),
         ]
         for (index, request) in rejected.enumerated() {
             let error = #expect(throws: BatonError.self, "request \(index)") { try store.txn(request) }
