@@ -17,6 +17,8 @@ public actor LocalStore: Backend {
     private let historyRetention: Int64
     private var watchers: [WatchID: WatchStream.Continuation] = [:]
     private var expiryTimer: (deadline: Duration, task: Task<Void, any Error>)?
+    /// The machine's earliest lease expiry as of the last ``settle()``: every lease change settles.
+    private var nextExpiry: Duration?
     private var closed = false
 
     /// The executor this actor runs on: a given serial executor (a simulated server node) or its own.
@@ -135,7 +137,7 @@ public actor LocalStore: Backend {
     /// Refuses requests after close and removes expired leases before serving one.
     private func prepare() throws {
         guard !closed else { throw BatonError(.alreadyClosed, "the local store was closed") }
-        if let next = machine.nextLeaseExpiry {
+        if let next = nextExpiry {
             let now = environment.now()
             if next <= now {
                 _ = machine.expireLeases(now: now)
@@ -146,11 +148,10 @@ public actor LocalStore: Backend {
 
     /// After a change: deliver watch events, compact old history, and arm the expiry timer.
     private func settle() {
-        for delivery in machine.takeDeliveries() {
+        let (deliveries, next) = machine.settle(retainingHistory: historyRetention)
+        nextExpiry = next
+        for delivery in deliveries {
             watchers[delivery.watch]?.yield(delivery.response)
-        }
-        if machine.revision - machine.compactedRevision > 2 * historyRetention {
-            try? machine.compact(revision: machine.revision - historyRetention)
         }
         armExpiryTimer()
     }
@@ -158,7 +159,7 @@ public actor LocalStore: Backend {
     /// Keeps one timer for the earliest lease expiry. A timer that fires after the lease was renewed
     /// expires nothing and re-arms for the new earliest expiry.
     private func armExpiryTimer() {
-        guard !closed, let next = machine.nextLeaseExpiry else { return }
+        guard !closed, let next = nextExpiry else { return }
         if let timer = expiryTimer, timer.deadline <= next { return }
         expiryTimer?.task.cancel()
         let environment = self.environment

@@ -179,6 +179,22 @@ public struct StoreMachine: Sendable, Equatable {
         watches.takeDeliveries()
     }
 
+    /// What an owner does after every change, in one call: takes the queued deliveries, compacts the
+    /// history down to the last `retention` revisions once it has grown to twice that, and reports the
+    /// earliest lease expiry.
+    ///
+    /// One mutating call rather than several property reads: an owner that keeps the machine in a
+    /// class or an actor would copy the whole value (retaining every part of it) for each read.
+    public mutating func settle(retainingHistory retention: Int64) -> (
+        deliveries: [WatchDelivery], nextLeaseExpiry: Duration?
+    ) {
+        let deliveries = watches.takeDeliveries()
+        if revision - compactedRevision > 2 * retention {
+            try? compact(revision: revision - retention)  // above the compacted revision, below the current
+        }
+        return (deliveries, leaseTable.nextExpiry)
+    }
+
     /// Keeps lease attachments in step with a committed write and queues its watch deliveries.
     private mutating func committed(_ changeSet: ChangeSet) {
         for change in changeSet.changes where change.previous?.lease != change.current?.lease {
