@@ -31,8 +31,8 @@ extension Session {
             do {
                 if !waiter.owns {
                     guard wait else {
-                        throw BatonError(
-                            .locked, "\(name.name) is held by \(waiter.owner.map { "\($0.key)" } ?? "another holder")")
+                        let ahead = waiter.predecessor.map { "\($0.key)" } ?? "another key"
+                        throw BatonError(.locked, "\(name.name) is held by another holder (\(ahead) is ahead)")
                     }
                     onWaiting(waiter)
                     try await waitForPredecessors(name, waiter: waiter, recheck: recheck, onlyOnce: onlyOnce)
@@ -50,9 +50,9 @@ extension Session {
         }
     }
 
-    /// Creates this session's waiter key under `name` in one transaction and reads, in the same
-    /// revision, the owner (the key with the lowest create revision) and this key's predecessor (the
-    /// newest key created before it).
+    /// Creates this session's waiter key under `name` in one transaction that first reads, in the same
+    /// revision, this key's predecessor: the newest key already under `name`. Without one, the key owns
+    /// the name.
     ///
     /// A key this session left behind earlier (an unlock that failed to reach the store) is deleted and
     /// created afresh, so every grant gets a new, higher create revision.
@@ -65,23 +65,19 @@ extension Session {
     /// - Throws: `sessionExpired` when the lease is gone; ``WaiterKeyUnresolved``; backend errors.
     private func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> WaiterKey {
         let key = key(in: name)
-        let owner = RangeRequest(.prefix(name.prefix), limit: 1, sortOrder: .ascend, sortTarget: .create)
-        let newest = RangeRequest(.prefix(name.prefix), limit: 2, sortOrder: .descend, sortTarget: .create)
+        // Before the put, so it reads every key but this one: all of them were created earlier.
+        let newest = RangeRequest(
+            .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
         do {
             for _ in 0..<3 {
                 let response = try await backend.txn(
                     TxnRequest(
                         compare: [Compare(key, .createRevision(0), .equal)],
-                        success: [
-                            .put(PutRequest(key: key, value: value, lease: lease)), .range(owner), .range(newest),
-                        ],
-                        failure: [.range(RangeRequest(.key(key)))]))
+                        success: [.range(newest), .put(PutRequest(key: key, value: value, lease: lease))],
+                        failure: [.range(RangeRequest(.key(key), keysOnly: true))]))
                 if response.succeeded {
-                    let revision = response.revision
-                    let predecessor = response.responses[2].range?.kvs.first { $0.createRevision < revision }
                     return WaiterKey(
-                        key: key, revision: revision, owner: response.responses[1].range?.kvs.first,
-                        predecessor: predecessor)
+                        key: key, revision: response.revision, predecessor: response.responses[0].range?.kvs.first)
                 }
                 if let stale = response.responses.first?.range?.kvs.first {
                     _ = try await backend.txn(
@@ -132,7 +128,8 @@ extension Session {
 
     /// Waits until no key under `name` has a create revision below the waiter's, watching one
     /// predecessor at a time; after each wake-up, one read returns the next predecessor and the
-    /// waiter's own key.
+    /// waiter's own key, as of the revision that showed the predecessor gone or later (see
+    /// ``readRanges(_:asOf:)``). That suffices: no key with a lower create revision can appear later.
     ///
     /// Ends with `lockLost` when the own key is found gone (its lease expired, or someone deleted it):
     /// at every wake-up, and, once the wait has lasted a keep-alive interval, as soon as it happens.
@@ -146,15 +143,15 @@ extension Session {
         async throws
     {
         let below = RangeRequest(
-            .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create,
+            .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true,
             maxCreateRevision: waiter.revision - 1)
+        let own = RangeRequest(.key(waiter.key), keysOnly: true)
         var predecessor = waiter.predecessor
         while let current = predecessor {
             try checkAlive()
-            try await waitForDeletion(of: current, ownKey: waiter.key, ownRevision: waiter.revision)
+            let goneAt = try await waitForDeletion(of: current, ownKey: waiter.key, ownRevision: waiter.revision)
             if onlyOnce { return }
-            let response = try await backend.txn(
-                TxnRequest(success: [.range(below), .range(RangeRequest(.key(waiter.key)))]))
+            let response = try await readRanges([below, own], asOf: goneAt)
             if recheck, response.responses[1].range?.kvs.first?.createRevision != waiter.revision {
                 throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
             }
@@ -162,11 +159,32 @@ extension Session {
         }
     }
 
+    /// Reads `ranges` in one transaction as of `revision` or later.
+    ///
+    /// First serializably: the member that receives the read answers from its own store, without
+    /// etcd's linearizable round (the leader's read index, then applying up to it). That
+    /// answer is kept when the member had applied `revision`; a lagging member's (after a failover)
+    /// is read again linearizably.
+    func readRanges(_ ranges: [RangeRequest], asOf revision: Int64) async throws -> TxnResponse {
+        func read(serializable: Bool) async throws -> TxnResponse {
+            try await backend.txn(
+                TxnRequest(
+                    success: ranges.map { range in
+                        var range = range
+                        range.serializable = serializable
+                        return .range(range)
+                    }))
+        }
+        let response = try await read(serializable: true)
+        return response.revision >= revision ? response : try await read(serializable: false)
+    }
+
     /// Waits for `predecessor` to go, and meanwhile for the session to end and — after a keep-alive
-    /// interval, so short waits cost no extra watch — for the own key to vanish.
-    private func waitForDeletion(of predecessor: KeyValue, ownKey: Key, ownRevision: Int64) async throws {
+    /// interval, so short waits cost no extra watch — for the own key to vanish. Returns the revision
+    /// that showed the predecessor gone.
+    private func waitForDeletion(of predecessor: KeyValue, ownKey: Key, ownRevision: Int64) async throws -> Int64 {
         let patience = ttl / 3
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        return try await withThrowingTaskGroup(of: Int64.self) { group in
             group.addTask {
                 try await self.waitForDeletion(of: predecessor.key, createRevision: predecessor.createRevision)
             }
@@ -181,26 +199,27 @@ extension Session {
                     end == .expired ? .sessionExpired : .alreadyClosed, "session \(self.lease) \(end) while waiting")
             }
             defer { group.cancelAll() }
-            try await group.next()
+            return try await group.next() ?? .max  // never nil: the group has tasks
         }
     }
 
     /// Returns once `key`'s generation with `createRevision` is gone (deleted, or replaced by a new
-    /// generation).
+    /// generation), with a revision at which it was gone: the event's, or the read's.
     ///
     /// Watches from now, then reads the key: a delete after the read cannot be missed, and a delete
     /// before it is seen by the read. A broken watch is re-established after a short pause on the
     /// environment's clock.
-    func waitForDeletion(of key: Key, createRevision: Int64) async throws {
+    @discardableResult
+    func waitForDeletion(of key: Key, createRevision: Int64) async throws -> Int64 {
         while true {
             do {
                 let events = try await backend.watch(WatchRequest(.key(key)))
-                let current = try await backend.range(RangeRequest(.key(key)))
-                guard current.kvs.first?.createRevision == createRevision else { return }
+                let current = try await backend.range(RangeRequest(.key(key), keysOnly: true))
+                guard current.kvs.first?.createRevision == createRevision else { return current.revision }
                 for try await response in events {
                     for event in response.events
                     where event.kind == .delete || event.kv.createRevision != createRevision {
-                        return
+                        return event.kv.modRevision
                     }
                 }
                 try Task.checkCancellation()
@@ -239,13 +258,13 @@ private struct WaiterKeyUnresolved: Error {
     let cause: any Error
 }
 
-/// A waiter key just created: its create revision, and the owner and predecessor read with it.
+/// A waiter key just created: its create revision, and the predecessor read with it.
 struct WaiterKey: Sendable {
     let key: Key
     let revision: Int64
-    let owner: KeyValue?
+    /// The newest key created before this one (keys only, no value); nil when there was none.
     let predecessor: KeyValue?
 
-    /// Whether the waiter owns the name already.
-    var owns: Bool { owner?.createRevision == revision }
+    /// Whether the waiter owns the name already: no key was created before it.
+    var owns: Bool { predecessor == nil }
 }

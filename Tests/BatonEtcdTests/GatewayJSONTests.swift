@@ -133,12 +133,12 @@ struct GatewayJSONTests {
             WireRangeRequest(
                 RangeRequest(
                     .prefix("a/"), limit: 2, revision: 7, sortOrder: .descend, sortTarget: .create, keysOnly: true,
-                    countOnly: true, maxCreateRevision: 9, minCreateRevision: 3)))
+                    countOnly: true, maxCreateRevision: 9, minCreateRevision: 3, serializable: true)))
         #expect(
             full as NSDictionary == [
                 "key": "YS8=", "range_end": "YTA=", "limit": "2", "revision": "7", "sort_order": "DESCEND",
                 "sort_target": "CREATE", "keys_only": true, "count_only": true, "max_create_revision": "9",
-                "min_create_revision": "3",
+                "min_create_revision": "3", "serializable": true,
             ])
     }
 
