@@ -147,11 +147,14 @@ extension Session {
             maxCreateRevision: waiter.revision - 1)
         let own = RangeRequest(.key(waiter.key), keysOnly: true)
         var predecessor = waiter.predecessor
+        var seenAt = waiter.revision
         while let current = predecessor {
             try checkAlive()
-            let goneAt = try await waitForDeletion(of: current, ownKey: waiter.key, ownRevision: waiter.revision)
+            let goneAt = try await waitForDeletion(
+                of: current, seenAt: seenAt, ownKey: waiter.key, ownRevision: waiter.revision)
             if onlyOnce { return }
             let response = try await readRanges([below, own], asOf: goneAt)
+            seenAt = response.revision
             if recheck, response.responses[1].range?.kvs.first?.createRevision != waiter.revision {
                 throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
             }
@@ -159,13 +162,13 @@ extension Session {
         }
     }
 
-    /// Reads `ranges` in one transaction as of `revision` or later.
+    /// Reads `ranges` in one transaction as of `revision` or later (`nil`: linearizably).
     ///
     /// First serializably: the member that receives the read answers from its own store, without
     /// etcd's linearizable round (the leader's read index, then applying up to it). That
     /// answer is kept when the member had applied `revision`; a lagging member's (after a failover)
     /// is read again linearizably.
-    func readRanges(_ ranges: [RangeRequest], asOf revision: Int64) async throws -> TxnResponse {
+    func readRanges(_ ranges: [RangeRequest], asOf revision: Int64?) async throws -> TxnResponse {
         func read(serializable: Bool) async throws -> TxnResponse {
             try await backend.txn(
                 TxnRequest(
@@ -175,6 +178,7 @@ extension Session {
                         return .range(range)
                     }))
         }
+        guard let revision else { return try await read(serializable: false) }
         let response = try await read(serializable: true)
         return response.revision >= revision ? response : try await read(serializable: false)
     }
@@ -182,11 +186,14 @@ extension Session {
     /// Waits for `predecessor` to go, and meanwhile for the session to end and — after a keep-alive
     /// interval, so short waits cost no extra watch — for the own key to vanish. Returns the revision
     /// that showed the predecessor gone.
-    private func waitForDeletion(of predecessor: KeyValue, ownKey: Key, ownRevision: Int64) async throws -> Int64 {
+    private func waitForDeletion(
+        of predecessor: KeyValue, seenAt: Int64, ownKey: Key, ownRevision: Int64
+    ) async throws -> Int64 {
         let patience = ttl / 3
         return try await withThrowingTaskGroup(of: Int64.self) { group in
             group.addTask {
-                try await self.waitForDeletion(of: predecessor.key, createRevision: predecessor.createRevision)
+                try await self.waitForDeletion(
+                    of: predecessor.key, createRevision: predecessor.createRevision, seenAt: seenAt)
             }
             group.addTask {
                 try await self.environment.sleep(for: patience)
@@ -206,16 +213,23 @@ extension Session {
     /// Returns once `key`'s generation with `createRevision` is gone (deleted, or replaced by a new
     /// generation), with a revision at which it was gone: the event's, or the read's.
     ///
-    /// Watches from now, then reads the key: a delete after the read cannot be missed, and a delete
-    /// before it is seen by the read. A broken watch is re-established after a short pause on the
-    /// environment's clock.
+    /// Watches from now, then reads the key as of the watch's revision or later: a delete after that
+    /// revision reaches the watch, and a delete before it is seen by the read. When the generation is
+    /// known to have existed at `seenAt` and the watch started no later, nothing is read. A broken watch
+    /// is re-established after a short pause on the environment's clock.
     @discardableResult
-    func waitForDeletion(of key: Key, createRevision: Int64) async throws -> Int64 {
+    func waitForDeletion(of key: Key, createRevision: Int64, seenAt: Int64? = nil) async throws -> Int64 {
         while true {
             do {
-                let events = try await backend.watch(WatchRequest(.key(key)))
-                let current = try await backend.range(RangeRequest(.key(key), keysOnly: true))
-                guard current.kvs.first?.createRevision == createRevision else { return current.revision }
+                let (events, watchedFrom) = try await backend.watchWithRevision(WatchRequest(.key(key)))
+                if let watchedFrom, let seenAt, seenAt >= watchedFrom {
+                    // It existed at a revision the watch already covers: any delete is an event.
+                } else {
+                    let current = try await readRanges([RangeRequest(.key(key), keysOnly: true)], asOf: watchedFrom)
+                    guard current.responses.first?.range?.kvs.first?.createRevision == createRevision else {
+                        return current.revision
+                    }
+                }
                 for try await response in events {
                     for event in response.events
                     where event.kind == .delete || event.kv.createRevision != createRevision {
