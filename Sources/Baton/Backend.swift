@@ -41,6 +41,10 @@ public protocol Backend: Sendable {
     func leaseTimeToLive(_ id: LeaseID, keys: Bool) async throws -> LeaseTimeToLive
     /// Starts a watch; returns once it is registered.
     func watch(_ request: WatchRequest) async throws -> WatchStream
+    /// Starts a watch as ``watch(_:)`` and also returns, when the backend knows it, a revision every
+    /// event after which the stream delivers (etcd: the `created` frame's header revision). `nil`
+    /// (the default) when unknown.
+    func watchWithRevision(_ request: WatchRequest) async throws -> (events: WatchStream, revision: Int64?)
     /// Releases the backend's resources; later calls fail with `alreadyClosed`.
     func close() async
 
@@ -52,4 +56,8 @@ public protocol Backend: Sendable {
 
 extension Backend {
     public var completesCancelledRequests: Bool { false }
+
+    public func watchWithRevision(_ request: WatchRequest) async throws -> (events: WatchStream, revision: Int64?) {
+        (try await watch(request), nil)
+    }
 }

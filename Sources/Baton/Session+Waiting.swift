@@ -32,8 +32,8 @@ extension Session {
             do {
                 if !waiter.owns {
                     guard wait else {
-                        throw BatonError(
-                            .locked, "\(name.name) is held by \(waiter.owner.map { "\($0.key)" } ?? "another holder")")
+                        let ahead = waiter.predecessor.map { "\($0.key)" } ?? "another key"
+                        throw BatonError(.locked, "\(name.name) is held by another holder (\(ahead) is ahead)")
                     }
                     onWaiting(waiter)
                     try await waitForPredecessors(name, waiter: waiter, recheck: recheck, onlyOnce: onlyOnce)
@@ -51,9 +51,9 @@ extension Session {
         }
     }
 
-    /// Creates this session's waiter key under `name` in one transaction and reads, in the same
-    /// revision, the owner (the key with the lowest create revision) and this key's predecessor (the
-    /// newest key created before it).
+    /// Creates this session's waiter key under `name` in one transaction that first reads, in the same
+    /// revision, this key's predecessor: the newest key already under `name`. Without one, the key owns
+    /// the name.
     ///
     /// A key this session left behind earlier (an unlock that failed to reach the store) is deleted and
     /// created afresh, so every grant gets a new, higher create revision.
@@ -66,23 +66,19 @@ extension Session {
     /// - Throws: `sessionExpired` when the lease is gone; ``WaiterKeyUnresolved``; backend errors.
     private func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> WaiterKey {
         let key = key(in: name)
-        let owner = RangeRequest(.prefix(name.prefix), limit: 1, sortOrder: .ascend, sortTarget: .create)
-        let newest = RangeRequest(.prefix(name.prefix), limit: 2, sortOrder: .descend, sortTarget: .create)
+        // Before the put, so it reads every key but this one: all of them were created earlier.
+        let newest = RangeRequest(
+            .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
         do {
             for _ in 0..<3 {
                 let response = try await backend.txn(
                     TxnRequest(
                         compare: [Compare(key, .createRevision(0), .equal)],
-                        success: [
-                            .put(PutRequest(key: key, value: value, lease: lease)), .range(owner), .range(newest),
-                        ],
-                        failure: [.range(RangeRequest(.key(key)))]))
+                        success: [.range(newest), .put(PutRequest(key: key, value: value, lease: lease))],
+                        failure: [.range(RangeRequest(.key(key), keysOnly: true))]))
                 if response.succeeded {
-                    let revision = response.revision
-                    let predecessor = response.responses[2].range?.kvs.first { $0.createRevision < revision }
                     return WaiterKey(
-                        key: key, revision: revision, owner: response.responses[1].range?.kvs.first,
-                        predecessor: predecessor)
+                        key: key, revision: response.revision, predecessor: response.responses[0].range?.kvs.first)
                 }
                 if let stale = response.responses.first?.range?.kvs.first {
                     _ = try await backend.txn(
@@ -133,7 +129,8 @@ extension Session {
 
     /// Waits until no key under `name` has a create revision below the waiter's, watching one
     /// predecessor at a time; after each wake-up, one read returns the next predecessor and the
-    /// waiter's own key.
+    /// waiter's own key, as of the revision that showed the predecessor gone or later (see
+    /// ``readRanges(_:asOf:)``). That suffices: no key with a lower create revision can appear later.
     ///
     /// Ends with `lockLost` when the own key is found gone (its lease expired, or someone deleted it):
     /// at every wake-up, and, once the wait has lasted a keep-alive interval, as soon as it happens.
@@ -147,15 +144,18 @@ extension Session {
         async throws
     {
         let below = RangeRequest(
-            .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create,
+            .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true,
             maxCreateRevision: waiter.revision - 1)
+        let own = RangeRequest(.key(waiter.key), keysOnly: true)
         var predecessor = waiter.predecessor
+        var seenAt = waiter.revision
         while let current = predecessor {
             try checkAlive()
-            try await waitForDeletion(of: current, ownKey: waiter.key, ownRevision: waiter.revision)
+            let goneAt = try await waitForDeletion(
+                of: current, seenAt: seenAt, ownKey: waiter.key, ownRevision: waiter.revision)
             if onlyOnce { return }
-            let response = try await backend.txn(
-                TxnRequest(success: [.range(below), .range(RangeRequest(.key(waiter.key)))]))
+            let response = try await readRanges([below, own], asOf: goneAt)
+            seenAt = response.revision
             if recheck, response.responses[1].range?.kvs.first?.createRevision != waiter.revision {
                 throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
             }
@@ -163,20 +163,45 @@ extension Session {
         }
     }
 
+    /// Reads `ranges` in one transaction as of `revision` or later (`nil`: linearizably).
+    ///
+    /// First serializably: the member that receives the read answers from its own store, without
+    /// etcd's linearizable round (the leader's read index, then applying up to it). That
+    /// answer is kept when the member had applied `revision`; a lagging member's (after a failover)
+    /// is read again linearizably.
+    func readRanges(_ ranges: [RangeRequest], asOf revision: Int64?) async throws -> TxnResponse {
+        func read(serializable: Bool) async throws -> TxnResponse {
+            try await backend.txn(
+                TxnRequest(
+                    success: ranges.map { range in
+                        var range = range
+                        range.serializable = serializable
+                        return .range(range)
+                    }))
+        }
+        guard let revision else { return try await read(serializable: false) }
+        let response = try await read(serializable: true)
+        return response.revision >= revision ? response : try await read(serializable: false)
+    }
+
     /// Waits for `predecessor` to go, and meanwhile for the session to end and — after a keep-alive
-    /// interval, so short waits cost no extra watch — for the own key to vanish.
+    /// interval, so short waits cost no extra watch — for the own key to vanish. Returns the revision
+    /// that showed the predecessor gone.
     ///
     /// The two watches run in tasks of their own and the session's end arrives as a callback, all
     /// resolving one ``OneShot``. When the predecessor goes, the waiter resumes after a single task
     /// switch, and the losers are cancelled without being waited for: a task group would hold the
     /// handoff until they had wound down.
-    private func waitForDeletion(of predecessor: KeyValue, ownKey: Key, ownRevision: Int64) async throws {
+    private func waitForDeletion(
+        of predecessor: KeyValue, seenAt: Int64, ownKey: Key, ownRevision: Int64
+    ) async throws -> Int64 {
         let patience = ttl / 3, environment = self.environment, lease = self.lease
-        let outcome = OneShot<Void>()
+        let outcome = OneShot<Int64>()
         let gone = environment.spawn {
             outcome.resolve(
                 await Result {
-                    try await self.waitForDeletion(of: predecessor.key, createRevision: predecessor.createRevision)
+                    try await self.waitForDeletion(
+                        of: predecessor.key, createRevision: predecessor.createRevision, seenAt: seenAt)
                 })
         }
         let vanished = environment.spawn {
@@ -198,25 +223,33 @@ extension Session {
             vanished.cancel()
             ending.cancel()
         }
-        try await outcome.value()
+        return try await outcome.value()
     }
 
     /// Returns once `key`'s generation with `createRevision` is gone (deleted, or replaced by a new
-    /// generation).
+    /// generation), with a revision at which it was gone: the event's, or the read's.
     ///
-    /// Watches from now, then reads the key: a delete after the read cannot be missed, and a delete
-    /// before it is seen by the read. A broken watch is re-established after a short pause on the
-    /// environment's clock.
-    func waitForDeletion(of key: Key, createRevision: Int64) async throws {
+    /// Watches from now, then reads the key as of the watch's revision or later: a delete after that
+    /// revision reaches the watch, and a delete before it is seen by the read. When the generation is
+    /// known to have existed at `seenAt` and the watch started no later, nothing is read. A broken watch
+    /// is re-established after a short pause on the environment's clock.
+    @discardableResult
+    func waitForDeletion(of key: Key, createRevision: Int64, seenAt: Int64? = nil) async throws -> Int64 {
         while true {
             do {
-                let events = try await backend.watch(WatchRequest(.key(key)))
-                let current = try await backend.range(RangeRequest(.key(key)))
-                guard current.kvs.first?.createRevision == createRevision else { return }
+                let (events, watchedFrom) = try await backend.watchWithRevision(WatchRequest(.key(key)))
+                if let watchedFrom, let seenAt, seenAt >= watchedFrom {
+                    // It existed at a revision the watch already covers: any delete is an event.
+                } else {
+                    let current = try await readRanges([RangeRequest(.key(key), keysOnly: true)], asOf: watchedFrom)
+                    guard current.responses.first?.range?.kvs.first?.createRevision == createRevision else {
+                        return current.revision
+                    }
+                }
                 for try await response in events {
                     for event in response.events
                     where event.kind == .delete || event.kv.createRevision != createRevision {
-                        return
+                        return event.kv.modRevision
                     }
                 }
                 try Task.checkCancellation()
@@ -253,13 +286,13 @@ private struct WaiterKeyUnresolved: Error {
     let cause: any Error
 }
 
-/// A waiter key just created: its create revision, and the owner and predecessor read with it.
+/// A waiter key just created: its create revision, and the predecessor read with it.
 struct WaiterKey: Sendable {
     let key: Key
     let revision: Int64
-    let owner: KeyValue?
+    /// The newest key created before this one (keys only, no value); nil when there was none.
     let predecessor: KeyValue?
 
-    /// Whether the waiter owns the name already.
-    var owns: Bool { owner?.createRevision == revision }
+    /// Whether the waiter owns the name already: no key was created before it.
+    var owns: Bool { predecessor == nil }
 }

@@ -24,12 +24,16 @@ public struct RangeRequest: Hashable, Sendable {
     public var maxCreateRevision: Int64
     /// Only keys whose create revision is at least this (0: no bound). Filters `kvs`, not `count`.
     public var minCreateRevision: Int64
+    /// Let the member that receives the read answer from its own store, without etcd's linearizable
+    /// round (`serializable`): cheaper, but a lagging member may answer as of an older revision, so
+    /// check the response's revision. Stores whose reads are always current ignore it.
+    public var serializable: Bool
 
     /// Creates a range request; every option defaults to etcd's zero value.
     public init(
         _ range: KeyRange, limit: Int = 0, revision: Int64 = 0, sortOrder: SortOrder = .none,
         sortTarget: SortTarget = .key, keysOnly: Bool = false, countOnly: Bool = false,
-        maxCreateRevision: Int64 = 0, minCreateRevision: Int64 = 0
+        maxCreateRevision: Int64 = 0, minCreateRevision: Int64 = 0, serializable: Bool = false
     ) {
         self.range = range
         self.limit = limit
@@ -40,6 +44,7 @@ public struct RangeRequest: Hashable, Sendable {
         self.countOnly = countOnly
         self.maxCreateRevision = maxCreateRevision
         self.minCreateRevision = minCreateRevision
+        self.serializable = serializable
     }
 }
 

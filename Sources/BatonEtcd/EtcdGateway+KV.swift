@@ -1,10 +1,11 @@
 import BatonCore
 
 extension EtcdGateway {
-    /// Range reads the keys in `request.range` (`POST /v3/kv/range`), linearizably.
+    /// Range reads the keys in `request.range` (`POST /v3/kv/range`), linearizably unless
+    /// `request.serializable`.
     ///
-    /// Sort order and target, limit, a past `revision`, keys-only, count-only and the create-revision
-    /// bounds are sent as etcd's `RangeRequest` fields. Idempotent: a read whose connection broke is
+    /// Sort order and target, limit, a past `revision`, keys-only, count-only, the create-revision
+    /// bounds and `serializable` are sent as etcd's `RangeRequest` fields. Idempotent: a read whose connection broke is
     /// tried on the next endpoint.
     ///
     /// - Throws: `BatonError` with `compacted` / `futureRevision` for a bad `revision`;

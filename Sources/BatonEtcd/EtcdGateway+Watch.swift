@@ -28,6 +28,17 @@ extension EtcdGateway {
     ///   `malformedResponse`; `alreadyClosed`. `CancellationError` when the calling task is
     ///   cancelled while waiting (the connection is closed).
     public func watch(_ request: WatchRequest) async throws -> AsyncThrowingStream<WatchResponse, any Error> {
+        try await watchWithRevision(request).events
+    }
+
+    /// Watch as ``watch(_:)``, also returning the revision etcd registered the watch at: the header
+    /// revision of its `created` frame, the store's revision once the watch existed. Every event after
+    /// it is delivered, so a read that reflects at least that revision cannot miss an event.
+    ///
+    /// - Throws: as ``watch(_:)``.
+    public func watchWithRevision(
+        _ request: WatchRequest
+    ) async throws -> (events: AsyncThrowingStream<WatchResponse, any Error>, revision: Int64?) {
         try checkOpen()
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchResponse.self, throwing: (any Error).self)
         let (watcher, task) = watches.withLock { watches in
@@ -41,16 +52,16 @@ extension EtcdGateway {
         continuation.onTermination = { _ in task.cancel() }
         if transport.isClosed { task.cancel() }
         do {
-            try await withTaskCancellationHandler {
+            let revision = try await withTaskCancellationHandler {
                 try await watcher.created.value()
             } onCancel: {
                 task.cancel()
             }
+            return (stream, revision)
         } catch {
             task.cancel()
             throw error
         }
-        return stream
     }
 
     /// How many watch streams are running (for tests and diagnostics).

@@ -59,8 +59,9 @@ final class EtcdWatch: Sendable {
     let gateway: EtcdGateway
     let request: WatchRequest
     let output: AsyncThrowingStream<WatchResponse, any Error>.Continuation
-    /// Resolved when etcd first confirms the watch, or with the error that prevented it.
-    let created = OneShot<Void>()
+    /// Resolved with the header revision of etcd's first confirmation of the watch, or with the error
+    /// that prevented it.
+    let created = OneShot<Int64>()
     let id: Int
 
     init(
@@ -142,7 +143,7 @@ final class EtcdWatch: Sendable {
                 switch try WatchFrame.decode(line) {
                 case .created(let revision):
                     cursor.created(at: revision)
-                    created.resolve(.success(()))
+                    created.resolve(.success(revision))
                 case .events(let response):
                     cursor.delivered(response)
                     if !response.events.isEmpty { output.yield(response) }

@@ -14,9 +14,10 @@ struct WireRangeRequest: Encodable, Sendable {
     var countOnly: Bool?
     var minCreateRevision: WireInt64?
     var maxCreateRevision: WireInt64?
+    var serializable: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case key, limit, revision
+        case key, limit, revision, serializable
         case rangeEnd = "range_end"
         case sortOrder = "sort_order"
         case sortTarget = "sort_target"
@@ -48,6 +49,7 @@ struct WireRangeRequest: Encodable, Sendable {
         countOnly = request.countOnly ? true : nil
         minCreateRevision = WireInt64.nonZero(request.minCreateRevision)
         maxCreateRevision = WireInt64.nonZero(request.maxCreateRevision)
+        serializable = request.serializable ? true : nil
     }
 }
 

@@ -126,24 +126,27 @@ final class SocketConnection: Sendable, CustomStringConvertible {
         let source = readSource
         source.setEventHandler { [weak self] in
             guard let self else { return }
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
             var received: [UInt8] = []
             var ended = false
             var failure: (any Error)?
-            while true {
-                let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    received.append(contentsOf: chunk[0..<count])
-                    continue
+            // Uninitialized (on the stack when it fits): a zero-filled array per event cost a 64 KB
+            // allocation and memset for every reply.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64 * 1024) { chunk in
+                while true {
+                    let count = Glibc.read(fd, chunk.baseAddress, chunk.count)
+                    if count > 0 {
+                        received.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<count]))
+                        continue
+                    }
+                    if count == 0 {
+                        ended = true
+                    } else if errno == EINTR {
+                        continue
+                    } else if errno != EAGAIN && errno != EWOULDBLOCK {
+                        failure = SocketError(operation: "read", code: errno)
+                    }
+                    break
                 }
-                if count == 0 {
-                    ended = true
-                } else if errno == EINTR {
-                    continue
-                } else if errno != EAGAIN && errno != EWOULDBLOCK {
-                    failure = SocketError(operation: "read", code: errno)
-                }
-                break
             }
             let waiter = self.state.withLock { state in
                 state.buffer.append(contentsOf: received)

@@ -173,6 +173,10 @@ private final class CountingBackend: Backend {
         count("watch")
         return try await base.watch(request)
     }
+    func watchWithRevision(_ request: WatchRequest) async throws -> (events: WatchStream, revision: Int64?) {
+        count("watch")
+        return try await base.watchWithRevision(request)
+    }
     func close() async { await base.close() }
 }
 

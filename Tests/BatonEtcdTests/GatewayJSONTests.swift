@@ -133,12 +133,12 @@ struct GatewayJSONTests {
             WireRangeRequest(
                 RangeRequest(
                     .prefix("a/"), limit: 2, revision: 7, sortOrder: .descend, sortTarget: .create, keysOnly: true,
-                    countOnly: true, maxCreateRevision: 9, minCreateRevision: 3)))
+                    countOnly: true, maxCreateRevision: 9, minCreateRevision: 3, serializable: true)))
         #expect(
             full as NSDictionary == [
                 "key": "YS8=", "range_end": "YTA=", "limit": "2", "revision": "7", "sort_order": "DESCEND",
                 "sort_target": "CREATE", "keys_only": true, "count_only": true, "max_create_revision": "9",
-                "min_create_revision": "3",
+                "min_create_revision": "3", "serializable": true,
             ])
     }
 
@@ -200,6 +200,45 @@ struct GatewayJSONTests {
             ])
         #expect(object["failure"] as? NSArray == [["request_range": ["key": "YQ=="]]])
         #expect(try json(WireTxnRequest(TxnRequest())) as NSDictionary == [:])
+    }
+
+    /// The hand-written bodies describe the same objects as the types' `Encodable` forms.
+    @Test func handWrittenBodiesMatchTheirEncodableForms() throws {
+        func encoded(_ value: some Encodable) throws -> NSDictionary {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return try #require(JSONSerialization.jsonObject(with: encoder.encode(value)) as? NSDictionary)
+        }
+        func written(_ value: some GatewayJSONWritable) throws -> NSDictionary {
+            var writer = GatewayJSONWriter()
+            value.write(to: &writer)
+            return try #require(JSONSerialization.jsonObject(with: Data(writer.bytes)) as? NSDictionary)
+        }
+        let everyRange = RangeRequest(
+            .prefix("a/"), limit: 2, revision: 7, sortOrder: .ascend, sortTarget: .mod, keysOnly: true,
+            countOnly: true, maxCreateRevision: 9, minCreateRevision: 3, serializable: true)
+        let request = TxnRequest(
+            compare: [
+                Compare("a", .createRevision(0), .equal), Compare("b", .modRevision(5), .less),
+                Compare("c", .version(2), .greater), Compare("d", .value([1, 2]), .notEqual),
+                Compare("e", .lease(LeaseID(7)), .equal),
+            ],
+            success: [
+                .range(everyRange), .put(PutRequest(key: "p", value: [0, 255], lease: LeaseID(9), prevKV: true)),
+                .txn(TxnRequest(success: [.deleteRange(DeleteRangeRequest(.prefix("q"), prevKV: true))])),
+            ],
+            failure: [.range(RangeRequest(.key("a"))), .txn(TxnRequest())])
+        #expect(try written(WireTxnRequest(request)) == encoded(WireTxnRequest(request)))
+        #expect(try written(WireTxnRequest(TxnRequest())) == [:])
+        for watch in [
+            WireWatchRequest(range: .prefix("a"), startRevision: 0, prevKV: false),
+            WireWatchRequest(range: .key("a"), startRevision: 12, prevKV: true),
+        ] {
+            #expect(try written(watch) == encoded(watch))
+        }
+        #expect(
+            String(decoding: GatewayJSON.encode(WirePutRequest(PutRequest(key: "k"))), as: UTF8.self)
+                == #"{"key":"aw=="}"#)
     }
 
     @Test func leaseAndWatchRequests() throws {

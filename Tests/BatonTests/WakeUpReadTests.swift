@@ -1,0 +1,173 @@
+import Baton
+import BatonCore
+import Synchronization
+import Testing
+
+/// A store behind a member that may lag: the next read-only transaction whose ranges are all
+/// serializable after ``lag(at:)`` is answered from a snapshot (the ranges at that revision, with that
+/// header revision), as a lagging etcd member answers it. Records every read-only transaction.
+///
+/// Watches report the store's revision once registered, as etcd's `created` frame does (unless
+/// `reportsWatchRevision` is false); with `writeBeforeWatch`, an unrelated key is written first, as
+/// another client may between a waiter's create and its watch.
+final class LaggingReadsBackend: Backend {
+    struct Read: Equatable, Sendable {
+        var serializable: Bool
+        var revision: Int64
+    }
+
+    let store: any Backend
+    let reportsWatchRevision: Bool
+    let writeBeforeWatch: Bool
+    private let state = Mutex<(lagAt: Int64?, reads: [Read])>((nil, []))
+    /// One element per watch registered.
+    let watches: AsyncStream<Void>
+    private let watched: AsyncStream<Void>.Continuation
+    init(_ store: any Backend, reportsWatchRevision: Bool = true, writeBeforeWatch: Bool = false) {
+        self.store = store
+        self.reportsWatchRevision = reportsWatchRevision
+        self.writeBeforeWatch = writeBeforeWatch
+        (watches, watched) = AsyncStream.makeStream()
+    }
+
+    /// Answers the next serializable read as of `revision`.
+    func lag(at revision: Int64) { state.withLock { $0.lagAt = revision } }
+    var reads: [Read] { state.withLock { $0.reads } }
+
+    func txn(_ request: TxnRequest) async throws -> TxnResponse {
+        let ranges = request.success.compactMap { op -> RangeRequest? in
+            guard case .range(let range) = op else { return nil }
+            return range
+        }
+        guard request.compare.isEmpty, request.failure.isEmpty, ranges.count == request.success.count else {
+            return try await store.txn(request)
+        }
+        let serializable = ranges.allSatisfy(\.serializable)
+        let lagAt = state.withLock { state -> Int64? in
+            guard serializable else { return nil }
+            defer { state.lagAt = nil }
+            return state.lagAt
+        }
+        var response: TxnResponse
+        if let lagAt {
+            response = try await store.txn(
+                TxnRequest(
+                    success: ranges.map { range in
+                        var range = range
+                        range.revision = lagAt
+                        return .range(range)
+                    }))
+            response.revision = lagAt
+        } else {
+            response = try await store.txn(request)
+        }
+        let read = Read(serializable: serializable, revision: response.revision)
+        state.withLock { $0.reads.append(read) }
+        return response
+    }
+
+    func range(_ request: RangeRequest) async throws -> RangeResponse { try await store.range(request) }
+    func put(_ request: PutRequest) async throws -> PutResponse { try await store.put(request) }
+    func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse {
+        try await store.deleteRange(request)
+    }
+    func compact(revision: Int64) async throws { try await store.compact(revision: revision) }
+    func grantLease(ttl: Int64, id: LeaseID?) async throws -> LeaseGrant {
+        try await store.grantLease(ttl: ttl, id: id)
+    }
+    func keepAliveLease(_ id: LeaseID) async throws -> Int64 { try await store.keepAliveLease(id) }
+    func revokeLease(_ id: LeaseID) async throws { try await store.revokeLease(id) }
+    func leaseTimeToLive(_ id: LeaseID, keys: Bool) async throws -> LeaseTimeToLive {
+        try await store.leaseTimeToLive(id, keys: keys)
+    }
+    func watch(_ request: WatchRequest) async throws -> WatchStream { try await store.watch(request) }
+    func watchWithRevision(_ request: WatchRequest) async throws -> (events: WatchStream, revision: Int64?) {
+        if writeBeforeWatch { _ = try await store.put(PutRequest(key: "unrelated")) }
+        let events = try await store.watch(request)
+        let revision = try await store.range(RangeRequest(.key("unrelated"))).revision
+        watched.yield()
+        return (events, reportsWatchRevision ? revision : nil)
+    }
+    func close() async { await store.close() }
+}
+
+/// The reads of a waiter: none after its watch when the predecessor was seen at a revision the watch
+/// covers; after a wake-up, serializable when the member that answers has applied the delete, else
+/// linearizable.
+@Suite struct WakeUpReadTests {
+    /// A waiter on `backend`, queued behind the holder of "r"; returns once it watches the holder.
+    private func queue(_ h: Harness, _ backend: LaggingReadsBackend) async throws -> Task<LockGrant, any Error> {
+        let session = try await BatonClient(backend: backend, environment: h.environment).session()
+        let waiter = Task { try await session.mutex("r").lock() }
+        for await _ in backend.watches { break }
+        return waiter
+    }
+
+    /// The predecessor was seen at the waiter's create, which the watch covers: one read, at wake-up.
+    @Test func aCurrentSerializableReadIsEnough() async throws {
+        let h = try await Harness(.local)
+        let backend = LaggingReadsBackend(h.store)
+        let holder = try await h.session().mutex("r").lock()
+        let waiter = try await queue(h, backend)
+        try await holder.unlock()
+        let grant = try await waiter.value
+        #expect(grant.fencingToken > holder.fencingToken)
+        let current = try await h.store.range(RangeRequest(.key(grant.key))).revision
+        #expect(backend.reads == [.init(serializable: true, revision: current)])
+        try await grant.unlock()
+        await h.close()
+    }
+
+    @Test func aWatchStartedAfterThePredecessorWasSeenReadsItAgain() async throws {
+        let h = try await Harness(.local)
+        let backend = LaggingReadsBackend(h.store, writeBeforeWatch: true)
+        let holder = try await h.session().mutex("r").lock()
+        let waiter = try await queue(h, backend)
+        let watchedAt = try await h.store.range(RangeRequest(.key("unrelated"))).revision
+        try await holder.unlock()
+        let grant = try await waiter.value
+        let current = try await h.store.range(RangeRequest(.key(grant.key))).revision
+        #expect(
+            backend.reads == [
+                .init(serializable: true, revision: watchedAt), .init(serializable: true, revision: current),
+            ])
+        try await grant.unlock()
+        await h.close()
+    }
+
+    @Test func withoutTheWatchRevisionTheWatchIsFollowedByALinearizableRead() async throws {
+        let h = try await Harness(.local)
+        let backend = LaggingReadsBackend(h.store, reportsWatchRevision: false)
+        let holder = try await h.session().mutex("r").lock()
+        let waiter = try await queue(h, backend)
+        let watchedAt = try await h.store.range(RangeRequest(.key("unrelated"))).revision
+        try await holder.unlock()
+        let grant = try await waiter.value
+        let current = try await h.store.range(RangeRequest(.key(grant.key))).revision
+        #expect(
+            backend.reads == [
+                .init(serializable: false, revision: watchedAt), .init(serializable: true, revision: current),
+            ])
+        try await grant.unlock()
+        await h.close()
+    }
+
+    @Test func aStaleSerializableReadIsReadAgainLinearizably() async throws {
+        let h = try await Harness(.local)
+        let backend = LaggingReadsBackend(h.store)
+        let holder = try await h.session().mutex("r").lock()
+        let waiter = try await queue(h, backend)
+        let snapshot = try await h.store.range(RangeRequest(.prefix(Key("r/")))).revision
+        backend.lag(at: snapshot)  // as if the member had stopped applying while both keys existed
+        try await holder.unlock()
+        let grant = try await waiter.value
+        #expect(grant.fencingToken > holder.fencingToken)
+        let current = try await h.store.range(RangeRequest(.key(grant.key))).revision
+        #expect(
+            backend.reads == [
+                .init(serializable: true, revision: snapshot), .init(serializable: false, revision: current),
+            ])
+        try await grant.unlock()
+        await h.close()
+    }
+}
