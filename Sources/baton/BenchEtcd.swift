@@ -292,8 +292,8 @@ private struct EtcdBench {
         }
     }
 
-    /// The two transactions of an uncontended cycle as the recipe sends them (create the waiter key
-    /// and read the owner; delete it if its create revision is unchanged), without the recipe.
+    /// The two transactions of an uncontended cycle as the recipe sends them (read the newest key,
+    /// create the waiter key; delete it if its create revision is unchanged), without the recipe.
     private func recipeTransactions(_ session: Session) -> [EtcdBenchCycle] {
         let backend = session.client.backend, lease = session.lease
         let prefix = Key("\(tag)-txn/"), key = Key("\(tag)-txn/\(lease.hex)")
@@ -303,10 +303,13 @@ private struct EtcdBench {
                     TxnRequest(
                         compare: [Compare(key, .createRevision(0), .equal)],
                         success: [
+                            .range(
+                                RangeRequest(
+                                    .prefix(prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
+                            ),
                             .put(PutRequest(key: key, value: [], lease: lease)),
-                            .range(RangeRequest(.prefix(prefix), limit: 1, sortOrder: .ascend, sortTarget: .create)),
                         ],
-                        failure: [.range(RangeRequest(.key(key)))]))
+                        failure: [.range(RangeRequest(.key(key), keysOnly: true))]))
                 _ = try await backend.txn(
                     TxnRequest(
                         compare: [Compare(key, .createRevision(created.revision), .equal)],
