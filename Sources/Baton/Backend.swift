@@ -48,6 +48,24 @@ public protocol Backend: Sendable {
     /// Releases the backend's resources; later calls fail with `alreadyClosed`.
     func close() async
 
+    /// Whether ``waitUntilGone(_:tag:interrupted:)`` is served in process (``LocalStore``): the waiter
+    /// is then resumed by the write that removes the key, with no watch stream and no task of its own.
+    /// False (the default): waiters watch.
+    var waitsInProcess: Bool { get }
+    /// Suspends until one of `generations` is gone — deleted, or re-created as a new generation — and
+    /// returns its index and the revision that showed it gone (the current one if it already is).
+    ///
+    /// Backends that do not wait in process (see ``waitsInProcess``) return `nil` at once. Once the
+    /// wait is registered, `interrupted` is asked whether it should fail at once; later,
+    /// ``interruptWaits(tag:with:)`` fails it.
+    /// - Throws: `CancellationError` when the caller is cancelled; the interruption's error;
+    ///   `alreadyClosed`.
+    func waitUntilGone(
+        _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
+    ) async throws -> (index: Int, revision: Int64)?
+    /// Fails every in-process wait registered with `tag` with `error`.
+    func interruptWaits(tag: LeaseID, with error: BatonError) async
+
     /// Whether a request, once called, completes even when the calling task is cancelled. When false
     /// (the default), clean-up that must reach the store after a cancellation — deleting a waiter key,
     /// unlocking, revoking — runs in a task of its own.
@@ -57,7 +75,28 @@ public protocol Backend: Sendable {
 extension Backend {
     public var completesCancelledRequests: Bool { false }
 
+    public var waitsInProcess: Bool { false }
+
+    public func waitUntilGone(
+        _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
+    ) async throws -> (index: Int, revision: Int64)? { nil }
+
+    public func interruptWaits(tag: LeaseID, with error: BatonError) async {}
+
     public func watchWithRevision(_ request: WatchRequest) async throws -> (events: WatchStream, revision: Int64?) {
         (try await watch(request), nil)
+    }
+}
+
+/// One generation of a key: the key and the create revision it had, which a recreated key does not.
+public struct KeyGeneration: Hashable, Sendable {
+    /// The key.
+    public var key: Key
+    /// The create revision of the generation.
+    public var createRevision: Int64
+    /// Names a generation.
+    public init(_ key: Key, createRevision: Int64) {
+        self.key = key
+        self.createRevision = createRevision
     }
 }

@@ -16,6 +16,11 @@ public actor LocalStore: Backend {
     private let environment: BatonEnvironment
     private let historyRetention: Int64
     private var watchers: [WatchID: WatchStream.Continuation] = [:]
+    /// Waiters suspended in ``waitUntilGone(_:tag:interrupted:)``, by wait ID, and the wait each of
+    /// their watches belongs to.
+    private var goneWaits: [Int: GoneWait] = [:]
+    private var goneWaitOfWatch: [WatchID: Int] = [:]
+    private var nextGoneWait = 0
     private var expiryTimer: (deadline: Duration, task: Task<Void, any Error>)?
     /// The machine's earliest lease expiry as of the last ``settle()``: every lease change settles.
     private var nextExpiry: Duration?
@@ -103,7 +108,13 @@ public actor LocalStore: Backend {
     }
 
     public func watch(_ request: WatchRequest) throws -> WatchStream {
+        try watchWithRevision(request).events
+    }
+
+    /// A watch from now delivers every event after the current revision, which is returned with it.
+    public func watchWithRevision(_ request: WatchRequest) throws -> (events: WatchStream, revision: Int64?) {
         try prepare()
+        let current = machine.revision
         let (id, catchUp) = try machine.watch(request)
         let (stream, continuation) = WatchStream.makeStream()
         for response in catchUp { continuation.yield(response) }
@@ -113,7 +124,75 @@ public actor LocalStore: Backend {
             guard let self else { return }
             environment.spawn { await self.cancelWatch(id) }
         }
-        return stream
+        return (stream, request.startRevision.map { $0 > 0 ? $0 - 1 : current } ?? current)
+    }
+
+    public nonisolated var waitsInProcess: Bool { true }
+
+    /// Registers a watch per generation (from now, so the write that removes one resumes the waiter
+    /// directly) unless one is gone already.
+    public func waitUntilGone(
+        _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
+    ) async throws -> (index: Int, revision: Int64)? {
+        try prepare()
+        for (index, generation) in generations.enumerated()
+        where try machine.range(RangeRequest(.key(generation.key), keysOnly: true)).kvs.first?.createRevision
+            != generation.createRevision
+        {
+            return (index, machine.revision)
+        }
+        nextGoneWait += 1
+        let id = nextGoneWait
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                // A cancellation or interruption before this point found no wait to end.
+                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
+                if let error = interrupted() { return continuation.resume(throwing: error) }
+                var watches: [WatchID] = []
+                for generation in generations {
+                    // From now: never compacted, no catch-up.
+                    guard let (watch, _) = try? machine.watch(WatchRequest(.key(generation.key))) else { continue }
+                    watches.append(watch)
+                    goneWaitOfWatch[watch] = id
+                }
+                goneWaits[id] = GoneWait(
+                    tag: tag, generations: generations, watches: watches, continuation: continuation)
+            }
+        } onCancel: {
+            environment.spawn { await self.endGoneWait(id, .failure(CancellationError())) }
+        }
+    }
+
+    /// How many waiters are suspended in ``waitUntilGone(_:tag:interrupted:)`` (for tests).
+    var suspendedWaits: Int { goneWaits.count }
+
+    // `async` so that it, not the protocol's default, is the witness and the overload callers get.
+    public func interruptWaits(tag: LeaseID, with error: BatonError) async {
+        for id in goneWaits.keys.sorted() where goneWaits[id]?.tag == tag {
+            endGoneWait(id, .failure(error))
+        }
+    }
+
+    /// Ends a wait, if it is still registered: its watches go and its waiter resumes with `result`.
+    private func endGoneWait(_ id: Int, _ result: Result<(index: Int, revision: Int64)?, any Error>) {
+        guard let wait = goneWaits.removeValue(forKey: id) else { return }
+        for watch in wait.watches {
+            goneWaitOfWatch[watch] = nil
+            machine.cancelWatch(watch)
+        }
+        wait.continuation.resume(with: result)
+    }
+
+    /// Delivers a batch to an in-process wait: ends it if the batch removes the generation watched.
+    private func deliver(_ response: WatchResponse, toWaitOf watch: WatchID) {
+        guard let id = goneWaitOfWatch[watch], let wait = goneWaits[id],
+            let index = wait.watches.firstIndex(of: watch)
+        else { return }
+        let generation = wait.generations[index]
+        for event in response.events
+        where event.kind == .delete || event.kv.createRevision != generation.createRevision {
+            return endGoneWait(id, .success((index, event.kv.modRevision)))
+        }
     }
 
     /// Closes the store: every watch ends with `alreadyClosed` and later requests fail with it.
@@ -126,6 +205,9 @@ public actor LocalStore: Backend {
         watchers.removeAll()
         for (_, continuation) in open {
             continuation.finish(throwing: BatonError(.alreadyClosed, "the local store was closed"))
+        }
+        for id in goneWaits.keys.sorted() {
+            endGoneWait(id, .failure(BatonError(.alreadyClosed, "the local store was closed")))
         }
     }
 
@@ -151,7 +233,11 @@ public actor LocalStore: Backend {
         let (deliveries, next) = machine.settle(retainingHistory: historyRetention)
         nextExpiry = next
         for delivery in deliveries {
-            watchers[delivery.watch]?.yield(delivery.response)
+            if let watcher = watchers[delivery.watch] {
+                watcher.yield(delivery.response)
+            } else {
+                deliver(delivery.response, toWaitOf: delivery.watch)
+            }
         }
         armExpiryTimer()
     }
@@ -176,6 +262,15 @@ public actor LocalStore: Backend {
         _ = machine.expireLeases(now: environment.now())
         settle()
     }
+}
+
+/// A waiter suspended in ``LocalStore/waitUntilGone(_:tag:interrupted:)``: the generations it waits
+/// on, the watch on each (in the same order) and its continuation.
+private struct GoneWait {
+    let tag: LeaseID
+    let generations: [KeyGeneration]
+    let watches: [WatchID]
+    let continuation: CheckedContinuation<(index: Int, revision: Int64)?, any Error>
 }
 
 /// A default actor lending its executor to a ``LocalStore`` that was given none.

@@ -195,6 +195,13 @@ extension Session {
     private func waitForDeletion(
         of predecessor: KeyValue, seenAt: Int64, ownKey: Key, ownRevision: Int64
     ) async throws -> Int64 {
+        if backend.waitsInProcess,
+            let revision = try await waitInProcess(
+                for: KeyGeneration(predecessor.key, createRevision: predecessor.createRevision),
+                own: KeyGeneration(ownKey, createRevision: ownRevision))
+        {
+            return revision
+        }
         let patience = ttl / 3, environment = self.environment, lease = self.lease
         let outcome = OneShot<Int64>()
         let gone = environment.spawn {
@@ -212,18 +219,35 @@ extension Session {
                     throw BatonError(.lockLost, "own key \(ownKey) vanished while waiting")
                 })
         }
-        let ending = whenEnded { end in
-            outcome.resolve(
-                .failure(
-                    BatonError(
-                        end == .expired ? .sessionExpired : .alreadyClosed, "session \(lease) \(end) while waiting")))
-        }
+        let ending = whenEnded { outcome.resolve(.failure(Session.waitEndedError($0, lease))) }
         defer {
             gone.cancel()
             vanished.cancel()
             ending.cancel()
         }
         return try await outcome.value()
+    }
+
+    /// ``waitForDeletion(of:seenAt:ownKey:ownRevision:)`` on a store that wakes waiters in process:
+    /// one wait on both keys, interrupted when the session ends. `nil` if the backend declined.
+    private func waitInProcess(for predecessor: KeyGeneration, own: KeyGeneration) async throws -> Int64? {
+        let backend = self.backend, environment = self.environment, lease = self.lease
+        let ending = whenEnded { end in
+            environment.spawn { await backend.interruptWaits(tag: lease, with: Session.waitEndedError(end, lease)) }
+        }
+        defer { ending.cancel() }
+        let gone = try await backend.waitUntilGone([predecessor, own], tag: lease) { [self] in
+            end.map { Session.waitEndedError($0, lease) }
+        }
+        guard let gone else { return nil }
+        if gone.index == 0 { return gone.revision }
+        if let end { throw Session.waitEndedError(end, lease) }
+        throw BatonError(.lockLost, "own key \(own.key) vanished while waiting")
+    }
+
+    /// The error of a wait cut short by the session's end.
+    private static func waitEndedError(_ end: End, _ lease: LeaseID) -> BatonError {
+        BatonError(end == .expired ? .sessionExpired : .alreadyClosed, "session \(lease) \(end) while waiting")
     }
 
     /// Returns once `key`'s generation with `createRevision` is gone (deleted, or replaced by a new

@@ -18,6 +18,23 @@ import Testing
         await h.close()
     }
 
+    @Test(.timeLimit(.minutes(1)), arguments: BackendKind.allCases)
+    func aWaiterWhoseSessionEndsStopsWaitingAtOnce(_ kind: BackendKind) async throws {
+        let h = try await Harness(kind)
+        let holder = try await h.session(), waiter = try await h.session(), closer = try await h.session()
+        let grant = try await holder.mutex("w").lock()
+        let orphaned = Task { try await waiter.mutex("w").lock() }
+        let closed = Task { try await closer.mutex("w").lock() }
+        try await h.waitForKeys("w/", count: 3)
+        waiter.orphan()  // its lease and key live on; the wait must end now, not at expiry
+        await expectBatonError(.alreadyClosed) { try await orphaned.value }
+        try await closer.close()
+        await expectBatonError(.alreadyClosed) { try await closed.value }
+        #expect(grant.isHeld)
+        try await grant.unlock()
+        await h.close()
+    }
+
     @Test(arguments: BackendKind.allCases)
     func tryLockFailsWithLockedAndLeavesNoKey(_ kind: BackendKind) async throws {
         let h = try await Harness(kind)

@@ -1,0 +1,94 @@
+import BatonCore
+import Testing
+
+@testable import Baton
+
+/// ``LocalStore/waitUntilGone(_:tag:interrupted:)``: the write that removes a generation resumes its
+/// waiter; interruption, cancellation and close end the wait and leave nothing registered.
+@Suite struct LocalWaitTests {
+    /// Starts a wait and returns once the store has registered it (the store asks `interrupted` then).
+    private func registeredWait(
+        _ store: LocalStore, _ generations: [KeyGeneration], tag: LeaseID = LeaseID(7)
+    ) async -> Task<(index: Int, revision: Int64)?, any Error> {
+        let (registered, signal) = AsyncStream<Void>.makeStream()
+        let wait = Task {
+            try await store.waitUntilGone(generations, tag: tag) {
+                signal.yield()
+                return nil
+            }
+        }
+        for await _ in registered { break }
+        return wait
+    }
+
+    private func put(_ store: LocalStore, _ key: Key) async throws -> Int64 {
+        try await store.put(PutRequest(key: key)).revision
+    }
+
+    @Test func theDeleteOfEitherGenerationResumesTheWaiterWithItsRevision() async throws {
+        let store = LocalStore()
+        let a = try await put(store, "q/a"), b = try await put(store, "q/b")
+        let wait = await registeredWait(
+            store, [KeyGeneration("q/a", createRevision: a), .init("q/b", createRevision: b)])
+        _ = try await put(store, "q/c")  // another key: no wake-up
+        let deleted = try await store.deleteRange(DeleteRangeRequest(.key("q/b"))).revision
+        let gone = try #require(try await wait.value)
+        #expect(gone.index == 1 && gone.revision == deleted)
+        #expect(await store.suspendedWaits == 0)
+    }
+
+    @Test func aRecreatedKeyIsANewGeneration() async throws {
+        let store = LocalStore()
+        let first = try await put(store, "g")
+        let wait = await registeredWait(store, [KeyGeneration("g", createRevision: first)])
+        _ = try await put(store, "g")  // same generation, new value: still waiting
+        #expect(await store.suspendedWaits == 1)
+        _ = try await store.deleteRange(DeleteRangeRequest(.key("g")))
+        let recreated = try await put(store, "g")
+        #expect(try await wait.value?.index == 0)
+        #expect(
+            try await store.waitUntilGone([KeyGeneration("g", createRevision: first)], tag: LeaseID(1)) { nil }?
+                .revision == recreated)
+    }
+
+    @Test func aGenerationAlreadyGoneReturnsAtOnce() async throws {
+        let store = LocalStore()
+        let revision = try await put(store, "x")
+        let gone = try await store.waitUntilGone([.init("x", createRevision: revision - 1)], tag: LeaseID(1)) { nil }
+        #expect(gone?.index == 0 && gone?.revision == revision)
+    }
+
+    @Test func interruptionEndsOnlyTheWaitsOfItsTag() async throws {
+        let store = LocalStore()
+        let revision = try await put(store, "k")
+        let mine = await registeredWait(store, [.init("k", createRevision: revision)], tag: LeaseID(1))
+        let theirs = await registeredWait(store, [.init("k", createRevision: revision)], tag: LeaseID(2))
+        await store.interruptWaits(tag: LeaseID(1), with: BatonError(.sessionExpired, "test"))
+        await expectBatonError(.sessionExpired) { _ = try await mine.value }
+        #expect(await store.suspendedWaits == 1)
+        await store.close()
+        await expectBatonError(.alreadyClosed) { _ = try await theirs.value }
+        #expect(await store.suspendedWaits == 0)
+    }
+
+    @Test func anInterruptionDecidedBeforeRegistrationFailsTheWaitAtOnce() async throws {
+        let store = LocalStore()
+        let revision = try await put(store, "k")
+        await expectBatonError(.alreadyClosed) {
+            _ = try await store.waitUntilGone([.init("k", createRevision: revision)], tag: LeaseID(1)) {
+                BatonError(.alreadyClosed, "session ended")
+            }
+        }
+        #expect(await store.suspendedWaits == 0)
+    }
+
+    @Test func cancellationEndsTheWaitAndUnregistersIt() async throws {
+        let store = LocalStore()
+        let revision = try await put(store, "k")
+        let wait = await registeredWait(store, [.init("k", createRevision: revision)])
+        wait.cancel()
+        // The store resumes the cancelled waiter only as it unregisters the wait.
+        await #expect(throws: CancellationError.self) { _ = try await wait.value }
+        #expect(await store.suspendedWaits == 0)
+    }
+}
