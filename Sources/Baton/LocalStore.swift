@@ -20,6 +20,8 @@ public actor LocalStore: Backend {
     /// their watches belongs to.
     private var goneWaits: [Int: GoneWait] = [:]
     private var goneWaitOfWatch: [WatchID: Int] = [:]
+    /// The waits registered under each tag (a session's lease), in registration order.
+    private var goneWaitsOfTag: [LeaseID: [Int]] = [:]
     private var nextGoneWait = 0
     private var expiryTimer: (deadline: Duration, task: Task<Void, any Error>)?
     /// The machine's earliest lease expiry as of the last ``settle()``: every lease change settles.
@@ -149,12 +151,17 @@ public actor LocalStore: Backend {
                 if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
                 if let error = interrupted() { return continuation.resume(throwing: error) }
                 var watches: [WatchID] = []
-                for generation in generations {
-                    // From now: never compacted, no catch-up.
-                    guard let (watch, _) = try? machine.watch(WatchRequest(.key(generation.key))) else { continue }
-                    watches.append(watch)
-                    goneWaitOfWatch[watch] = id
+                do {
+                    for generation in generations {
+                        watches.append(try machine.watch(WatchRequest(.key(generation.key))).0)
+                    }
+                } catch {
+                    // Unreachable (a watch from now is never compacted), but never a misaligned wait.
+                    for watch in watches { machine.cancelWatch(watch) }
+                    return continuation.resume(throwing: error)
                 }
+                for watch in watches { goneWaitOfWatch[watch] = id }
+                goneWaitsOfTag[tag, default: []].append(id)
                 goneWaits[id] = GoneWait(
                     tag: tag, generations: generations, watches: watches, continuation: continuation)
             }
@@ -168,7 +175,7 @@ public actor LocalStore: Backend {
 
     // `async` so that it, not the protocol's default, is the witness and the overload callers get.
     public func interruptWaits(tag: LeaseID, with error: BatonError) async {
-        for id in goneWaits.keys.sorted() where goneWaits[id]?.tag == tag {
+        for id in goneWaitsOfTag[tag] ?? [] {
             endGoneWait(id, .failure(error))
         }
     }
@@ -176,6 +183,8 @@ public actor LocalStore: Backend {
     /// Ends a wait, if it is still registered: its watches go and its waiter resumes with `result`.
     private func endGoneWait(_ id: Int, _ result: Result<(index: Int, revision: Int64)?, any Error>) {
         guard let wait = goneWaits.removeValue(forKey: id) else { return }
+        goneWaitsOfTag[wait.tag]?.removeAll { $0 == id }
+        if goneWaitsOfTag[wait.tag]?.isEmpty == true { goneWaitsOfTag[wait.tag] = nil }
         for watch in wait.watches {
             goneWaitOfWatch[watch] = nil
             machine.cancelWatch(watch)
