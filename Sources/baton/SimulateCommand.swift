@@ -32,6 +32,12 @@ func runSimulate(_ arguments: [String]) async -> Int32 {
     }
     let wall = start.duration(to: clock.now)
     total.realTime = wall
+    // The summary's rates are the whole sweep's; say how many simulations ran side by side.
+    let lanes = max(1, min(options.parallel, Int(options.seeds)))
+    if lanes > 1 {
+        let perLane = format(total.jobsPerSecond / Double(lanes), 0)
+        print("lanes: \(lanes) simulations at a time (--parallel); \(perLane) jobs/s per lane")
+    }
     print(
         "simulate: \(total.seeds) seeds, \(failed) failed, \(total.jobs) jobs (\(format(total.jobsPerSecond, 0)) jobs/s), "
             + "\(format(seconds(total.simulatedTime), 1)) simulated s in \(format(seconds(wall), 2)) s (\(format(total.ratio, 0))x real time)"
