@@ -55,14 +55,13 @@ public protocol Backend: Sendable {
     /// Suspends until one of `generations` is gone — deleted, or re-created as a new generation — and
     /// returns its index and the revision that showed it gone (the current one if it already is).
     ///
-    /// Backends that do not wait in process (see ``waitsInProcess``) return `nil` at once. Once the
-    /// wait is registered, `interrupted` is asked whether it should fail at once; later,
-    /// ``interruptWaits(tag:with:)`` fails it.
+    /// Called only when ``waitsInProcess``. Once the wait is registered, `interrupted` is asked
+    /// whether it should fail at once; later, ``interruptWaits(tag:with:)`` fails it.
     /// - Throws: `CancellationError` when the caller is cancelled; the interruption's error;
-    ///   `alreadyClosed`.
+    ///   `alreadyClosed`; `unsupportedService` from a backend that does not wait in process.
     func waitUntilGone(
         _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
-    ) async throws -> (index: Int, revision: Int64)?
+    ) async throws -> (index: Int, revision: Int64)
     /// Fails every in-process wait registered with `tag` with `error`.
     func interruptWaits(tag: LeaseID, with error: BatonError) async
 
@@ -79,7 +78,9 @@ extension Backend {
 
     public func waitUntilGone(
         _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
-    ) async throws -> (index: Int, revision: Int64)? { nil }
+    ) async throws -> (index: Int, revision: Int64) {
+        throw BatonError(.unsupportedService, "this backend does not wait in process; watch instead")
+    }
 
     public func interruptWaits(tag: LeaseID, with error: BatonError) async {}
 

@@ -135,7 +135,7 @@ public actor LocalStore: Backend {
     /// directly) unless one is gone already.
     public func waitUntilGone(
         _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
-    ) async throws -> (index: Int, revision: Int64)? {
+    ) async throws -> (index: Int, revision: Int64) {
         try prepare()
         for (index, generation) in generations.enumerated()
         where try machine.range(RangeRequest(.key(generation.key), keysOnly: true)).kvs.first?.createRevision
@@ -181,7 +181,7 @@ public actor LocalStore: Backend {
     }
 
     /// Ends a wait, if it is still registered: its watches go and its waiter resumes with `result`.
-    private func endGoneWait(_ id: Int, _ result: Result<(index: Int, revision: Int64)?, any Error>) {
+    private func endGoneWait(_ id: Int, _ result: Result<(index: Int, revision: Int64), any Error>) {
         guard let wait = goneWaits.removeValue(forKey: id) else { return }
         goneWaitsOfTag[wait.tag]?.removeAll { $0 == id }
         if goneWaitsOfTag[wait.tag]?.isEmpty == true { goneWaitsOfTag[wait.tag] = nil }
@@ -279,7 +279,7 @@ private struct GoneWait {
     let tag: LeaseID
     let generations: [KeyGeneration]
     let watches: [WatchID]
-    let continuation: CheckedContinuation<(index: Int, revision: Int64)?, any Error>
+    let continuation: CheckedContinuation<(index: Int, revision: Int64), any Error>
 }
 
 /// A default actor lending its executor to a ``LocalStore`` that was given none.

@@ -195,12 +195,10 @@ extension Session {
     private func waitForDeletion(
         of predecessor: KeyValue, seenAt: Int64, ownKey: Key, ownRevision: Int64
     ) async throws -> Int64 {
-        if backend.waitsInProcess,
-            let revision = try await waitInProcess(
+        if backend.waitsInProcess {
+            return try await waitInProcess(
                 for: KeyGeneration(predecessor.key, createRevision: predecessor.createRevision),
                 own: KeyGeneration(ownKey, createRevision: ownRevision))
-        {
-            return revision
         }
         let patience = ttl / 3, environment = self.environment, lease = self.lease
         let outcome = OneShot<Int64>()
@@ -229,8 +227,8 @@ extension Session {
     }
 
     /// ``waitForDeletion(of:seenAt:ownKey:ownRevision:)`` on a store that wakes waiters in process:
-    /// one wait on both keys, interrupted when the session ends. `nil` if the backend declined.
-    private func waitInProcess(for predecessor: KeyGeneration, own: KeyGeneration) async throws -> Int64? {
+    /// one wait on both keys, interrupted when the session ends.
+    private func waitInProcess(for predecessor: KeyGeneration, own: KeyGeneration) async throws -> Int64 {
         let backend = self.backend, environment = self.environment, lease = self.lease
         let ending = whenEnded { end in
             environment.spawn { await backend.interruptWaits(tag: lease, with: Session.waitEndedError(end, lease)) }
@@ -239,7 +237,6 @@ extension Session {
         let gone = try await backend.waitUntilGone([predecessor, own], tag: lease) { [self] in
             end.map { Session.waitEndedError($0, lease) }
         }
-        guard let gone else { return nil }
         if gone.index == 0 { return gone.revision }
         if let end { throw Session.waitEndedError(end, lease) }
         throw BatonError(.lockLost, "own key \(own.key) vanished while waiting")

@@ -9,7 +9,7 @@ import Testing
     /// Starts a wait and returns once the store has registered it (the store asks `interrupted` then).
     private func registeredWait(
         _ store: LocalStore, _ generations: [KeyGeneration], tag: LeaseID = LeaseID(7)
-    ) async -> Task<(index: Int, revision: Int64)?, any Error> {
+    ) async -> Task<(index: Int, revision: Int64), any Error> {
         let (registered, signal) = AsyncStream<Void>.makeStream()
         let wait = Task {
             try await store.waitUntilGone(generations, tag: tag) {
@@ -32,7 +32,7 @@ import Testing
             store, [KeyGeneration("q/a", createRevision: a), .init("q/b", createRevision: b)])
         _ = try await put(store, "q/c")  // another key: no wake-up
         let deleted = try await store.deleteRange(DeleteRangeRequest(.key("q/b"))).revision
-        let gone = try #require(try await wait.value)
+        let gone = try await wait.value
         #expect(gone.index == 1 && gone.revision == deleted)
         #expect(await store.suspendedWaits == 0)
     }
@@ -45,9 +45,9 @@ import Testing
         #expect(await store.suspendedWaits == 1)
         _ = try await store.deleteRange(DeleteRangeRequest(.key("g")))
         let recreated = try await put(store, "g")
-        #expect(try await wait.value?.index == 0)
+        #expect(try await wait.value.index == 0)
         #expect(
-            try await store.waitUntilGone([KeyGeneration("g", createRevision: first)], tag: LeaseID(1)) { nil }?
+            try await store.waitUntilGone([KeyGeneration("g", createRevision: first)], tag: LeaseID(1)) { nil }
                 .revision == recreated)
     }
 
@@ -55,7 +55,7 @@ import Testing
         let store = LocalStore()
         let revision = try await put(store, "x")
         let gone = try await store.waitUntilGone([.init("x", createRevision: revision - 1)], tag: LeaseID(1)) { nil }
-        #expect(gone?.index == 0 && gone?.revision == revision)
+        #expect(gone.index == 0 && gone.revision == revision)
     }
 
     @Test func interruptionEndsOnlyTheWaitsOfItsTag() async throws {
