@@ -142,83 +142,64 @@ struct SortedMap<Key: Comparable, Value> {
     }
 
     /// Elements in ascending key order, from the first key `>= key` (from the smallest when `nil`).
-    func ascending(from key: Key? = nil) -> AscendingIterator {
+    func ascending(from key: Key? = nil) -> InOrderIterator {
         guard let key else { return ascending(startingAt: { _ in true }) }
         return ascending(startingAt: { key <= $0 })
     }
 
     /// Elements in ascending key order from the first key satisfying `isStart`, which must be false
     /// for a run of the smallest keys and true for the rest.
-    func ascending(startingAt isStart: (Key) -> Bool) -> AscendingIterator {
-        var path: [Int32] = []
-        path.reserveCapacity(Int(height(root)))  // the longest path: one allocation
-        var index = root
-        while index >= 0 {
-            if isStart(keys[Int(index)]) {
-                path.append(index)
-                index = links[Int(index)].left
-            } else {
-                index = links[Int(index)].right
-            }
-        }
-        return AscendingIterator(keys: keys, values: values, links: links, path: path)
+    func ascending(startingAt isStart: (Key) -> Bool) -> InOrderIterator {
+        walk(descending: false, startingAt: isStart)
     }
 
     /// Elements in descending key order, from the last key `< key` (from the largest when `nil`).
-    func descending(below key: Key? = nil) -> DescendingIterator {
+    func descending(below key: Key? = nil) -> InOrderIterator {
         guard let key else { return descending(startingAt: { _ in true }) }
         return descending(startingAt: { $0 < key })
     }
 
     /// Elements in descending key order from the last key satisfying `isStart`, which must be true
     /// for a run of the smallest keys and false for the rest.
-    func descending(startingAt isStart: (Key) -> Bool) -> DescendingIterator {
+    func descending(startingAt isStart: (Key) -> Bool) -> InOrderIterator {
+        walk(descending: true, startingAt: isStart)
+    }
+
+    /// An iterator positioned at the first key satisfying `isStart` in the walk's direction: the path
+    /// holds every node still to visit whose far subtree is not yet entered.
+    private func walk(descending: Bool, startingAt isStart: (Key) -> Bool) -> InOrderIterator {
         var path: [Int32] = []
         path.reserveCapacity(Int(height(root)))  // the longest path: one allocation
         var index = root
         while index >= 0 {
+            let link = links[Int(index)]
             if isStart(keys[Int(index)]) {
                 path.append(index)
-                index = links[Int(index)].right
+                index = descending ? link.right : link.left
             } else {
-                index = links[Int(index)].left
+                index = descending ? link.left : link.right
             }
         }
-        return DescendingIterator(keys: keys, values: values, links: links, path: path)
+        return InOrderIterator(keys: keys, values: values, links: links, descending: descending, path: path)
     }
 
-    /// Walks the tree in ascending order; holds references to the arrays, so mutating the map while
-    /// an iterator is alive copies it.
-    struct AscendingIterator: IteratorProtocol, Sequence {
+    /// Walks the tree in ascending or descending order; holds references to the arrays, so mutating
+    /// the map while an iterator is alive copies it.
+    struct InOrderIterator: IteratorProtocol, Sequence {
         fileprivate let keys: ContiguousArray<Key>
         fileprivate let values: ContiguousArray<Value>
         fileprivate let links: ContiguousArray<SortedMapLinks>
+        fileprivate let descending: Bool
         fileprivate var path: [Int32]
 
         mutating func next() -> Element? {
             guard let index = path.popLast() else { return nil }
-            var child = links[Int(index)].right
+            // The next node is the nearest one in the subtree beyond this one.
+            let beyond = links[Int(index)]
+            var child = descending ? beyond.left : beyond.right
             while child >= 0 {
                 path.append(child)
-                child = links[Int(child)].left
-            }
-            return (keys[Int(index)], values[Int(index)])
-        }
-    }
-
-    /// Walks the tree in descending order; see ``AscendingIterator``.
-    struct DescendingIterator: IteratorProtocol, Sequence {
-        fileprivate let keys: ContiguousArray<Key>
-        fileprivate let values: ContiguousArray<Value>
-        fileprivate let links: ContiguousArray<SortedMapLinks>
-        fileprivate var path: [Int32]
-
-        mutating func next() -> Element? {
-            guard let index = path.popLast() else { return nil }
-            var child = links[Int(index)].left
-            while child >= 0 {
-                path.append(child)
-                child = links[Int(child)].right
+                child = descending ? links[Int(child)].right : links[Int(child)].left
             }
             return (keys[Int(index)], values[Int(index)])
         }
@@ -398,7 +379,7 @@ struct SortedMap<Key: Comparable, Value> {
 
 extension SortedMap: Sequence {
     /// Iterates in ascending key order.
-    func makeIterator() -> AscendingIterator { ascending() }
+    func makeIterator() -> InOrderIterator { ascending() }
 }
 
 extension SortedMap: Equatable where Value: Equatable {
@@ -410,8 +391,7 @@ extension SortedMap: Equatable where Value: Equatable {
 }
 
 extension SortedMap: Sendable where Key: Sendable, Value: Sendable {}
-extension SortedMap.AscendingIterator: Sendable where Key: Sendable, Value: Sendable {}
-extension SortedMap.DescendingIterator: Sendable where Key: Sendable, Value: Sendable {}
+extension SortedMap.InOrderIterator: Sendable where Key: Sendable, Value: Sendable {}
 
 /// A ``SortedMap`` slot's place in the tree. Not nested in the generic type, so that code working on
 /// links needs no generic metadata (which matters in unoptimised builds).
