@@ -118,9 +118,19 @@ final class LaggingReadsBackend: Backend {
         await h.close()
     }
 
-    @Test func aWatchStartedAfterThePredecessorWasSeenReadsItAgain() async throws {
+    /// When the watch may start after the revision the predecessor was seen at — another write came
+    /// between, or the backend does not say where the watch starts — the predecessor is read again
+    /// after the watch: serializably when the watch's revision is known, else linearizably.
+    @Test(arguments: [
+        (writeBeforeWatch: true, reportsWatchRevision: true),
+        (writeBeforeWatch: false, reportsWatchRevision: false),
+    ])
+    func aWatchThatMayStartLateIsFollowedByARead(writeBeforeWatch: Bool, reportsWatchRevision: Bool)
+        async throws
+    {
         let h = try await Harness(.local)
-        let backend = LaggingReadsBackend(h.store, writeBeforeWatch: true)
+        let backend = LaggingReadsBackend(
+            h.store, reportsWatchRevision: reportsWatchRevision, writeBeforeWatch: writeBeforeWatch)
         let holder = try await h.session().mutex("r").lock()
         let waiter = try await queue(h, backend)
         let watchedAt = try await h.store.range(RangeRequest(.key("unrelated"))).revision
@@ -129,24 +139,8 @@ final class LaggingReadsBackend: Backend {
         let current = try await h.store.range(RangeRequest(.key(grant.key))).revision
         #expect(
             backend.reads == [
-                .init(serializable: true, revision: watchedAt), .init(serializable: true, revision: current),
-            ])
-        try await grant.unlock()
-        await h.close()
-    }
-
-    @Test func withoutTheWatchRevisionTheWatchIsFollowedByALinearizableRead() async throws {
-        let h = try await Harness(.local)
-        let backend = LaggingReadsBackend(h.store, reportsWatchRevision: false)
-        let holder = try await h.session().mutex("r").lock()
-        let waiter = try await queue(h, backend)
-        let watchedAt = try await h.store.range(RangeRequest(.key("unrelated"))).revision
-        try await holder.unlock()
-        let grant = try await waiter.value
-        let current = try await h.store.range(RangeRequest(.key(grant.key))).revision
-        #expect(
-            backend.reads == [
-                .init(serializable: false, revision: watchedAt), .init(serializable: true, revision: current),
+                .init(serializable: reportsWatchRevision, revision: watchedAt),
+                .init(serializable: true, revision: current),
             ])
         try await grant.unlock()
         await h.close()
