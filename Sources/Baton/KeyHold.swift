@@ -25,21 +25,7 @@ final class KeyHold: Sendable {
     /// Returns the reason once the hold is lost: the session ended, or the key was deleted or
     /// replaced. - Throws: `CancellationError` when the waiting task is cancelled.
     func lost() async throws -> BatonError {
-        let session = self.session, key = self.key, revision = self.createRevision
-        return try await withThrowingTaskGroup(of: BatonError.self) { group in
-            group.addTask {
-                let end = try await session.ended()
-                let cause = BatonError(
-                    end == .expired ? .sessionExpired : .alreadyClosed, "session \(session.lease) \(end)")
-                return BatonError(.lockLost, "\(key) lost: session \(end)", cause: cause)
-            }
-            group.addTask {
-                try await session.waitForDeletion(of: key, createRevision: revision)
-                return BatonError(.lockLost, "\(key) lost: the key was deleted")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
+        try await session.loss(of: KeyGeneration(key, createRevision: createRevision))
     }
 
     /// Runs `operations` only if the key still has this hold's create revision.

@@ -187,59 +187,83 @@ extension Session {
     /// Waits for `predecessor` to go, and meanwhile for the session to end and — after a keep-alive
     /// interval, so short waits cost no extra watch — for the own key to vanish. Returns the revision
     /// that showed the predecessor gone.
-    ///
-    /// The two watches run in tasks of their own and the session's end arrives as a callback, all
-    /// resolving one ``OneShot``. When the predecessor goes, the waiter resumes after a single task
-    /// switch, and the losers are cancelled without being waited for: a task group would hold the
-    /// handoff until they had wound down.
     private func waitForDeletion(
         of predecessor: KeyValue, seenAt: Int64, ownKey: Key, ownRevision: Int64
     ) async throws -> Int64 {
         if backend.waitsInProcess {
-            return try await waitInProcess(
-                for: KeyGeneration(predecessor.key, createRevision: predecessor.createRevision),
-                own: KeyGeneration(ownKey, createRevision: ownRevision))
+            let gone = try await waitInProcess(for: [
+                KeyGeneration(predecessor.key, createRevision: predecessor.createRevision),
+                KeyGeneration(ownKey, createRevision: ownRevision),
+            ])
+            if gone.index == 0 { return gone.revision }
+            if let end { throw Session.waitEndedError(end, lease) }  // the own key went with the session
+            throw BatonError(.lockLost, "own key \(ownKey) vanished while waiting")
         }
-        let patience = ttl / 3, environment = self.environment, lease = self.lease
-        let outcome = OneShot<Int64>()
-        let gone = environment.spawn {
-            outcome.resolve(
-                await Result {
-                    try await self.waitForDeletion(
-                        of: predecessor.key, createRevision: predecessor.createRevision, seenAt: seenAt)
-                })
+        let patience = ttl / 3, environment = self.environment
+        return try await firstOf([
+            { @Sendable in
+                try await self.waitForDeletion(
+                    of: predecessor.key, createRevision: predecessor.createRevision, seenAt: seenAt)
+            },
+            { @Sendable in
+                try await environment.sleep(for: patience)
+                try await self.waitForDeletion(of: ownKey, createRevision: ownRevision)
+                throw BatonError(.lockLost, "own key \(ownKey) vanished while waiting")
+            },
+        ])
+    }
+
+    /// Returns once `generation` (a held key) is gone or the session has ended, with the `lockLost`
+    /// its holder is told (caused by the session's end when that came first).
+    func loss(of generation: KeyGeneration) async throws -> BatonError {
+        do {
+            if backend.waitsInProcess {
+                _ = try await waitInProcess(for: [generation])
+            } else {
+                _ = try await firstOf([
+                    { @Sendable in
+                        try await self.waitForDeletion(of: generation.key, createRevision: generation.createRevision)
+                    }
+                ])
+            }
+            return BatonError(.lockLost, "\(generation.key) lost: the key was deleted")
+        } catch let error as BatonError where error.code == .sessionExpired || error.code == .alreadyClosed {
+            guard let end else { throw error }  // the store closed, not the session
+            return BatonError(.lockLost, "\(generation.key) lost: session \(end)", cause: error)
         }
-        let vanished = environment.spawn {
-            outcome.resolve(
-                await Result {
-                    try await environment.sleep(for: patience)
-                    try await self.waitForDeletion(of: ownKey, createRevision: ownRevision)
-                    throw BatonError(.lockLost, "own key \(ownKey) vanished while waiting")
-                })
+    }
+
+    /// Runs each contender in a task of its own and returns the first outcome, or fails with the
+    /// session's end if that comes first.
+    ///
+    /// The session's end arrives as a callback and everything resolves one ``OneShot``, so the
+    /// caller resumes after a single task switch and the losers are cancelled without being waited
+    /// for: a task group would hold the caller until they had wound down.
+    private func firstOf<T: Sendable>(_ contenders: [@Sendable () async throws -> T]) async throws -> T {
+        let outcome = OneShot<T>(), lease = self.lease
+        let tasks = contenders.map { contender in
+            environment.spawn { outcome.resolve(await Result { try await contender() }) }
         }
         let ending = whenEnded { outcome.resolve(.failure(Session.waitEndedError($0, lease))) }
         defer {
-            gone.cancel()
-            vanished.cancel()
+            for task in tasks { task.cancel() }
             ending.cancel()
         }
         return try await outcome.value()
     }
 
-    /// ``waitForDeletion(of:seenAt:ownKey:ownRevision:)`` on a store that wakes waiters in process:
-    /// one wait on both keys, interrupted when the session ends.
-    private func waitInProcess(for predecessor: KeyGeneration, own: KeyGeneration) async throws -> Int64 {
+    /// Waits in the store (one that wakes waiters in process) until one of `generations` is gone, and
+    /// fails with the session's end if that comes first. Returns the index and the revision.
+    private func waitInProcess(for generations: [KeyGeneration]) async throws -> (index: Int, revision: Int64) {
         let backend = self.backend, environment = self.environment, lease = self.lease
         let ending = whenEnded { end in
             environment.spawn { await backend.interruptWaits(tag: lease, with: Session.waitEndedError(end, lease)) }
         }
         defer { ending.cancel() }
-        let gone = try await backend.waitUntilGone([predecessor, own], tag: lease) { [self] in
+        let gone = try await backend.waitUntilGone(generations, tag: lease) { [self] in
             end.map { Session.waitEndedError($0, lease) }
         }
-        if gone.index == 0 { return gone.revision }
-        if let end { throw Session.waitEndedError(end, lease) }
-        throw BatonError(.lockLost, "own key \(own.key) vanished while waiting")
+        return gone
     }
 
     /// The error of a wait cut short by the session's end.
