@@ -58,10 +58,12 @@ struct EtcdLeaseTests {
         defer { etcd.destroy() }
         let gateway = try etcd.gateway()
         defer { gateway.closeSoon() }
-        let lease = try await gateway.grantLease(ttl: 1, id: nil)
-        _ = try await gateway.put(PutRequest(key: "ephemeral", lease: lease.id))
-        // No sleeping: the expiry deletes the key, and the watch sees that delete.
-        let events = try await gateway.watch(WatchRequest(.key("ephemeral")))
+        // Two seconds, so that a stalled machine does not lose the lease before the put.
+        let lease = try await gateway.grantLease(ttl: 2, id: nil)
+        let put = try await gateway.put(PutRequest(key: "ephemeral", lease: lease.id))
+        // No sleeping: the expiry deletes the key, and the watch sees that delete. It starts right
+        // after the put, so an expiry before the watch is registered is not missed.
+        let events = try await gateway.watch(WatchRequest(.key("ephemeral"), startRevision: put.revision + 1))
         var iterator = events.makeAsyncIterator()
         let deletion = try #require(try await iterator.next())
         #expect(deletion.events.map(\.kind) == [.delete])
