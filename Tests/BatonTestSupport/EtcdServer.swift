@@ -209,8 +209,22 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
         _ = await waitForExit(within: .seconds(5))
     }
 
-    /// Freezes etcd with SIGSTOP: it keeps its sockets but answers nothing.
-    public func pause() { signal(SIGSTOP) }
+    /// Freezes etcd with SIGSTOP: it keeps its sockets but answers nothing. Returns once the kernel
+    /// reports the process stopped (a signal is delivered asynchronously: a request sent right
+    /// after `kill` could still be served).
+    public func pause() {
+        signal(SIGSTOP)
+        guard let pid else { return }
+        for _ in 0..<100_000 where !Self.isStopped(pid) {}
+    }
+
+    /// Whether `/proc` shows the process stopped (state `T`), or gone.
+    private static func isStopped(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[end...].dropFirst(2).first == "T"
+    }
 
     /// Thaws etcd with SIGCONT after ``pause()``.
     public func resume() { signal(SIGCONT) }
