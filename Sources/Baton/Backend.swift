@@ -65,6 +65,22 @@ public protocol Backend: Sendable {
     /// Fails every in-process wait registered with `tag` with `error`.
     func interruptWaits(tag: LeaseID, with error: BatonError) async
 
+    /// Whether the backend keeps a session's lease alive itself (``LocalStore``: the store lives in the
+    /// session's process, so the lease cannot lapse while the session does). A session then runs no
+    /// keep-alive loop and no deadline watchdog; it ends when told the lease is gone. False (the
+    /// default): sessions renew their leases by requests.
+    var keepsLeasesInProcess: Bool { get }
+    /// Keeps `lease` alive until ``stopKeepingLeaseAlive(_:since:)`` or a revoke. `onEnd` runs once
+    /// if the lease ends first (revoked by anyone, or the store closed), never after that call.
+    ///
+    /// Called only when ``keepsLeasesInProcess``.
+    /// - Throws: `leaseNotFound` when the lease is gone; `alreadyClosed`; `unsupportedService` from
+    ///   a backend that does not keep leases in process.
+    func keepLeaseAlive(_ lease: LeaseID, onEnd: @escaping @Sendable () -> Void) async throws
+    /// Stops keeping `lease` alive: it expires its TTL after `since`, as if last renewed then. Every
+    /// request made after this returns sees the change. `onEnd` is not called.
+    func stopKeepingLeaseAlive(_ lease: LeaseID, since: Duration)
+
     /// Whether a request, once called, completes even when the calling task is cancelled. When false
     /// (the default), clean-up that must reach the store after a cancellation — deleting a waiter key,
     /// unlocking, revoking — runs in a task of its own.
@@ -83,6 +99,14 @@ extension Backend {
     }
 
     public func interruptWaits(tag: LeaseID, with error: BatonError) async {}
+
+    public var keepsLeasesInProcess: Bool { false }
+
+    public func keepLeaseAlive(_ lease: LeaseID, onEnd: @escaping @Sendable () -> Void) async throws {
+        throw BatonError(.unsupportedService, "this backend does not keep leases in process; renew them")
+    }
+
+    public func stopKeepingLeaseAlive(_ lease: LeaseID, since: Duration) {}
 
     public func watchWithRevision(_ request: WatchRequest) async throws -> (events: WatchStream, revision: Int64?) {
         (try await watch(request), nil)

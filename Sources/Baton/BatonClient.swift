@@ -49,8 +49,8 @@ public final class BatonClient: Sendable {
         }
     }
 
-    /// Starts a session: grants a lease of `ttl` and keeps it alive every `ttl / 3` until the session
-    /// is closed, orphaned or expires.
+    /// Starts a session: grants a lease of `ttl` and keeps it alive every `ttl / 3` (on `local:`, the
+    /// store keeps it alive in process) until the session is closed, orphaned or expires.
     ///
     /// `ttl` is rounded up to whole seconds, as etcd's leases count.
     /// - Throws: `invalidArgument` for a TTL that is not positive or exceeds etcd's maximum;
@@ -74,7 +74,7 @@ public final class BatonClient: Sendable {
             session.orphan()
             throw BatonError(.alreadyClosed, "the client was closed")
         }
-        session.start()
+        try await session.start()
         return session
     }
 

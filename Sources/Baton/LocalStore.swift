@@ -1,4 +1,5 @@
 import BatonCore
+import Synchronization
 
 /// An in-memory etcd: an actor owning a ``StoreMachine`` (MVCC keyspace, lease table, watches), with
 /// leases that expire on the environment's clock.
@@ -11,6 +12,10 @@ import BatonCore
 /// before every request (so no key of an expired lease is ever visible, even when the timer is late).
 /// History older than `historyRetention` revisions is compacted automatically, as etcd's
 /// auto-compaction does.
+///
+/// A session on this store does not renew its lease by requests: the store keeps it alive (pinned,
+/// out of the expiry order) for as long as the session lives, and tells the session when the lease
+/// is revoked. Orphaning the session unpins the lease, which then expires a TTL later.
 public actor LocalStore: Backend {
     private var machine = StoreMachine()
     private let environment: BatonEnvironment
@@ -23,6 +28,12 @@ public actor LocalStore: Backend {
     /// The waits registered under each tag (a session's lease), in registration order.
     private var goneWaitsOfTag: [LeaseID: [Int]] = [:]
     private var nextGoneWait = 0
+    /// The sessions keeping leases alive in process: what to call when each lease ends otherwise.
+    private var leaseKeepers: [LeaseID: @Sendable () -> Void] = [:]
+    /// Keepers that stopped (``stopKeepingLeaseAlive(_:since:)`` is synchronous), with when, for
+    /// the next request to apply; the count lets requests skip the lock when there are none.
+    private nonisolated let stoppedKeepers = Mutex<[(lease: LeaseID, since: Duration)]>([])
+    private nonisolated let stoppedKeeperCount = Atomic<Int>(0)
     private var expiryTimer: (deadline: Duration, task: Task<Void, any Error>)?
     /// The machine's earliest lease expiry as of the last ``settle()``: every lease change settles.
     private var nextExpiry: Duration?
@@ -102,6 +113,46 @@ public actor LocalStore: Backend {
         try prepare()
         defer { settle() }
         _ = try machine.revokeLease(id)
+        leasesEnded([id])
+    }
+
+    public nonisolated var keepsLeasesInProcess: Bool { true }
+
+    /// Pins the lease: it stops expiring until its keeper stops.
+    public func keepLeaseAlive(_ lease: LeaseID, onEnd: @escaping @Sendable () -> Void) throws {
+        try prepare()
+        defer { settle() }
+        try machine.pinLease(lease, now: environment.now())
+        leaseKeepers[lease] = onEnd
+    }
+
+    public nonisolated func stopKeepingLeaseAlive(_ lease: LeaseID, since: Duration) {
+        stoppedKeepers.withLock { $0.append((lease, since)) }
+        stoppedKeeperCount.add(1, ordering: .releasing)
+        // Requests apply it first; this applies it (and arms the expiry timer) when none come.
+        environment.spawn { await self.applyStoppedKeepers() }
+    }
+
+    /// Unpins the leases whose keepers stopped, each expiring a TTL after its keeper stopped.
+    private func applyStoppedKeepers() {
+        guard stoppedKeeperCount.load(ordering: .acquiring) > 0 else { return }
+        let stopped = stoppedKeepers.withLock { stopped in
+            defer { stopped.removeAll() }
+            return stopped
+        }
+        stoppedKeeperCount.subtract(stopped.count, ordering: .relaxed)
+        for (lease, since) in stopped {
+            leaseKeepers[lease] = nil
+            if !closed { machine.unpinLease(lease, since: since) }
+        }
+        if !closed { settle() }
+    }
+
+    /// Tells the keepers of leases that ended (revoked or expired) that they are gone.
+    private func leasesEnded(_ leases: [LeaseID]) {
+        for lease in leases {
+            leaseKeepers.removeValue(forKey: lease)?()
+        }
     }
 
     public func leaseTimeToLive(_ id: LeaseID, keys: Bool) throws -> LeaseTimeToLive {
@@ -218,6 +269,10 @@ public actor LocalStore: Backend {
         for id in goneWaits.keys.sorted() {
             endGoneWait(id, .failure(BatonError(.alreadyClosed, "the local store was closed")))
         }
+        applyStoppedKeepers()
+        let keepers = leaseKeepers.sorted { $0.key < $1.key }
+        leaseKeepers.removeAll()
+        for (_, onEnd) in keepers { onEnd() }
     }
 
     private func cancelWatch(_ id: WatchID) {
@@ -225,13 +280,15 @@ public actor LocalStore: Backend {
         machine.cancelWatch(id)
     }
 
-    /// Refuses requests after close and removes expired leases before serving one.
+    /// Refuses requests after close, and before serving one unpins the leases whose keepers stopped
+    /// and removes expired leases.
     private func prepare() throws {
         guard !closed else { throw BatonError(.alreadyClosed, "the local store was closed") }
+        applyStoppedKeepers()
         if let next = nextExpiry {
             let now = environment.now()
             if next <= now {
-                _ = machine.expireLeases(now: now)
+                leasesEnded(machine.expireLeases(now: now))
                 settle()
             }
         }
@@ -268,7 +325,7 @@ public actor LocalStore: Backend {
     private func timerFired() {
         expiryTimer = nil
         guard !closed else { return }
-        _ = machine.expireLeases(now: environment.now())
+        leasesEnded(machine.expireLeases(now: environment.now()))
         settle()
     }
 }

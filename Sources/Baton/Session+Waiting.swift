@@ -134,7 +134,8 @@ extension Session {
     ///
     /// Ends with `lockLost` when the own key is found gone (its lease expired, or someone deleted it):
     /// at every wake-up, and, once the wait has lasted a keep-alive interval, as soon as it happens.
-    /// Ends with `sessionExpired` when the session ends.
+    /// Ends with `sessionExpired` or `alreadyClosed` when the session ends, also when that shows as the
+    /// own key gone.
     /// - Parameters:
     ///   - recheck: compare the own key at every wake-up (false only for a planted bug).
     ///   - onlyOnce: stop after the first predecessor is gone (a planted bug).
@@ -157,6 +158,7 @@ extension Session {
             let response = try await readRanges([below, own], asOf: goneAt)
             seenAt = response.revision
             if recheck, response.responses[1].range?.kvs.first?.createRevision != waiter.revision {
+                if let end { throw Session.waitEndedError(end, lease) }  // the key went with the session
                 throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
             }
             predecessor = response.responses[0].range?.kvs.first

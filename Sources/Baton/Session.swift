@@ -7,8 +7,9 @@ import Synchronization
 /// A session renews its lease every `ttl / 3`. Its client-side deadline is the send time of the last
 /// successful keep-alive plus the TTL — measured from when the request was *sent*, so a slow reply
 /// never extends it. When the deadline passes or the store says the lease is gone, the session ends as
-/// ``End/expired`` and every holder learns its lock is lost. Create one with
-/// ``BatonClient/session(ttl:)``.
+/// ``End/expired`` and every holder learns its lock is lost. On `local:` the store itself keeps the
+/// lease alive while the session lives — no requests, no tasks — and ends the session as expired if
+/// the lease is revoked or the store closes. Create one with ``BatonClient/session(ttl:)``.
 public final class Session: Sendable {
     /// Why a session ended.
     public enum End: Hashable, Sendable, CustomStringConvertible {
@@ -152,9 +153,22 @@ public final class Session: Sendable {
         }
     }
 
-    /// Starts the keep-alive loop and the deadline watchdog.
-    func start() {
+    /// Has the store keep the lease alive when it can (``Backend/keepsLeasesInProcess``); otherwise
+    /// starts the keep-alive loop and the deadline watchdog.
+    /// - Throws: the store's error when it cannot keep the lease (the session has then ended).
+    func start() async throws {
         environment.events.emit(.sessionStarted(lease: lease, ttl: ttl.components.seconds))
+        if backend.keepsLeasesInProcess {
+            do {
+                try await backend.keepLeaseAlive(lease) { [self] in finish(.expired) }
+            } catch {
+                finish(.expired)
+                throw error
+            }
+            // Orphaned meanwhile (its client closed): the stop may have reached the store first.
+            if end == .orphaned { backend.stopKeepingLeaseAlive(lease, since: environment.now()) }
+            return
+        }
         let keepAlive = environment.spawn { [self] in try await keepAliveLoop() }
         let watchdog = environment.spawn { [self] in try await watchdogLoop() }
         let ended = state.withLock { state in
@@ -233,6 +247,9 @@ public final class Session: Sendable {
             return (state.waiters.sorted { $0.key < $1.key }.map(\.value), state.tasks)
         }
         guard let (waiters, tasks) = taken else { return false }
+        if end == .orphaned, backend.keepsLeasesInProcess {
+            backend.stopKeepingLeaseAlive(lease, since: environment.now())
+        }
         environment.events.emit(.sessionEnded(lease: lease, reason: end))
         client.forget(self)
         for waiter in waiters { waiter(end) }

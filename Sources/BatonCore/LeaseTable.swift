@@ -3,7 +3,9 @@
 /// Time is a `Duration` since an origin the caller chooses. A lease whose expiry is at or before `now`
 /// is expired: it cannot be kept alive (`leaseNotFound`, as etcd answers a keep-alive that arrives
 /// after expiry), reports 0 seconds to live, and stays in the table until the owner revokes it
-/// (``StoreMachine/expireLeases(now:)``). Leases are kept by ID and ordered for expiry by (expiry,
+/// (``StoreMachine/expireLeases(now:)``). A *pinned* lease never expires: its keeper (a session in
+/// the store's own process) renews it continuously, until it unpins it. Leases are kept by ID and
+/// ordered for expiry by (expiry,
 /// ID), each in a ``SortedMap``, so lookups and the next expiry are O(log n). (A `Dictionary` of
 /// leases would hash; worse, changing a lease in place through its subscript allocates the
 /// accessor's frame on every key attached or detached.)
@@ -16,6 +18,8 @@ struct LeaseTable: Equatable, Sendable {
         var expiry: Duration
         /// The keys attached to it.
         var keys: Set<Key> = []
+        /// Whether it is pinned: kept alive continuously, out of the expiry order.
+        var pinned = false
     }
 
     /// A lease's place in the expiry order.
@@ -69,14 +73,39 @@ struct LeaseTable: Equatable, Sendable {
     /// Renews a lease to expire at `now` plus its granted TTL and returns that TTL.
     /// - Throws: `leaseNotFound` when the lease does not exist or has expired.
     mutating func keepAlive(_ id: LeaseID, now: Duration) throws -> Int64 {
-        guard let lease = records[id], lease.expiry > now else {
+        guard let lease = records[id], lease.pinned || lease.expiry > now else {
             throw BatonError(.leaseNotFound, "lease \(id) does not exist or has expired")
         }
+        guard !lease.pinned else { return lease.grantedTTL }
         let expiry = now + .seconds(lease.grantedTTL)
         expiryOrder.removeValue(forKey: ExpiryPosition(expiry: lease.expiry, id: id))
         expiryOrder[ExpiryPosition(expiry: expiry, id: id)] = Present()
         records.modifyValue(forKey: id) { $0.expiry = expiry }
         return lease.grantedTTL
+    }
+
+    /// Pins a live lease: it no longer expires, and reports its granted TTL to live, until
+    /// ``unpin(_:since:)``. Pinning a pinned lease changes nothing.
+    /// - Throws: `leaseNotFound` when the lease does not exist or has expired.
+    mutating func pin(_ id: LeaseID, now: Duration) throws {
+        guard let lease = records[id], lease.pinned || lease.expiry > now else {
+            throw BatonError(.leaseNotFound, "lease \(id) does not exist or has expired")
+        }
+        guard !lease.pinned else { return }
+        expiryOrder.removeValue(forKey: ExpiryPosition(expiry: lease.expiry, id: id))
+        records.modifyValue(forKey: id) { $0.pinned = true }
+    }
+
+    /// Unpins a lease: it expires its granted TTL after `since`, as if last renewed then. Does nothing
+    /// to a lease that is gone or not pinned.
+    mutating func unpin(_ id: LeaseID, since: Duration) {
+        guard let lease = records[id], lease.pinned else { return }
+        let expiry = since + .seconds(lease.grantedTTL)
+        expiryOrder[ExpiryPosition(expiry: expiry, id: id)] = Present()
+        records.modifyValue(forKey: id) {
+            $0.pinned = false
+            $0.expiry = expiry
+        }
     }
 
     /// Removes a lease and returns its attached keys in key order.
@@ -85,7 +114,7 @@ struct LeaseTable: Equatable, Sendable {
         guard let lease = records.removeValue(forKey: id) else {
             throw BatonError(.leaseNotFound, "lease \(id) does not exist")
         }
-        expiryOrder.removeValue(forKey: ExpiryPosition(expiry: lease.expiry, id: id))
+        if !lease.pinned { expiryOrder.removeValue(forKey: ExpiryPosition(expiry: lease.expiry, id: id)) }
         return lease.keys.sorted()
     }
 
@@ -99,7 +128,8 @@ struct LeaseTable: Equatable, Sendable {
             throw BatonError(.leaseNotFound, "lease \(id) does not exist")
         }
         return LeaseTimeToLive(
-            id: id, ttl: Self.wholeSecondsRoundedUp(lease.expiry - now), grantedTTL: lease.grantedTTL,
+            id: id, ttl: lease.pinned ? lease.grantedTTL : Self.wholeSecondsRoundedUp(lease.expiry - now),
+            grantedTTL: lease.grantedTTL,
             keys: keys ? lease.keys.sorted() : [])
     }
 

@@ -120,6 +120,18 @@ public struct StoreMachine: Sendable, Equatable {
         try leaseTable.keepAlive(id, now: now)
     }
 
+    /// Pins a live lease: it stops expiring (its keeper renews it continuously) until
+    /// ``unpinLease(_:since:)``. - Throws: `leaseNotFound` when it does not exist or has expired.
+    public mutating func pinLease(_ id: LeaseID, now: Duration) throws {
+        try leaseTable.pin(id, now: now)
+    }
+
+    /// Unpins a lease: it expires its TTL after `since`, as if last renewed then. Does nothing to a
+    /// lease that is gone or not pinned.
+    public mutating func unpinLease(_ id: LeaseID, since: Duration) {
+        leaseTable.unpin(id, since: since)
+    }
+
     /// Revokes a lease, deleting every attached key in one revision; returns the store revision
     /// (unchanged when the lease had no keys). - Throws: `leaseNotFound`.
     public mutating func revokeLease(_ id: LeaseID) throws -> Int64 {

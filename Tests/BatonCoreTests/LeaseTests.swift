@@ -55,6 +55,38 @@ import Testing
         expectError(.leaseNotFound) { try store.keepAliveLease(LeaseID(2), now: .zero) }
     }
 
+    @Test func aPinnedLeaseNeverExpiresUntilUnpinned() throws {
+        var store = StoreMachine()
+        let pinned = try store.grantLease(ttl: 10, id: nil, now: .zero).id
+        let plain = try store.grantLease(ttl: 20, id: nil, now: .zero).id
+        try store.pinLease(pinned, now: .seconds(5))
+        try store.pinLease(pinned, now: .seconds(5))  // again: no change
+        #expect(store.nextLeaseExpiry == .seconds(20))  // only the plain lease is in the expiry order
+        #expect(store.expireLeases(now: .seconds(1000)) == [plain])
+        #expect(try store.leaseTimeToLive(pinned, keys: false, now: .seconds(1000)).ttl == 10)
+        #expect(try store.keepAliveLease(pinned, now: .seconds(1000)) == 10)
+
+        store.unpinLease(pinned, since: .seconds(1000))
+        store.unpinLease(pinned, since: .seconds(2000))  // not pinned any more: no change
+        #expect(store.nextLeaseExpiry == .seconds(1010))
+        #expect(try store.leaseTimeToLive(pinned, keys: false, now: .seconds(1004)).ttl == 6)
+        #expect(store.expireLeases(now: .seconds(1009)).isEmpty)
+        #expect(store.expireLeases(now: .seconds(1010)) == [pinned])
+        store.unpinLease(pinned, since: .zero)  // gone: nothing to do
+        #expect(store.leases.isEmpty)
+    }
+
+    @Test func onlyALiveLeaseCanBePinned() throws {
+        var store = StoreMachine()
+        let id = try store.grantLease(ttl: 10, id: nil, now: .zero).id
+        expectError(.leaseNotFound) { try store.pinLease(id, now: .seconds(10)) }
+        expectError(.leaseNotFound) { try store.pinLease(LeaseID(99), now: .zero) }
+        try store.pinLease(id, now: .seconds(9))
+        _ = try store.revokeLease(id)
+        #expect(store.nextLeaseExpiry == nil)
+        #expect(store.leases.isEmpty)
+    }
+
     @Test func anExpiredLeaseCannotBeKeptAlive() throws {
         var store = StoreMachine()
         let id = try store.grantLease(ttl: 10, id: nil, now: .zero).id

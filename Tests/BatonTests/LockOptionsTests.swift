@@ -5,8 +5,8 @@ import Testing
 /// What users of distlock and elock had: refresh, retries with linear backoff, a maximum held time, and
 /// a random hold after acquiring.
 ///
-/// Sleeper counts: each session parks a keep-alive and a watchdog on the clock, the store its lease
-/// expiry timer; a test waits for the one more sleeper it expects before moving time.
+/// Before moving time, a test waits for the sleeper it expects to be registered: the one due within
+/// the step (lease timers are due later).
 @Suite struct LockOptionsTests {
     @Test func keepAliveOnceRenewsAndReportsExpiry() async throws {
         let h = try await Harness(.local)
@@ -25,7 +25,7 @@ import Testing
         let holder = try await h.session().mutex("r").lock()
         let session = try await h.session()
         let attempt = Task { try await session.mutex("r").tryLock(attempts: 3, backoff: .seconds(1)) }
-        await h.clock.waitForSleepers(2 + 2 + 1 + 1)  // two sessions, the store's timer, the first backoff
+        await h.clock.waitForSleepers(1, within: .seconds(1))  // the first backoff
         try await holder.unlock()
         h.clock.advance(by: .seconds(1))
         let grant = try await attempt.value
@@ -39,7 +39,7 @@ import Testing
         let holder = try await h.session().mutex("r").lock()
         let session = try await h.session()
         let attempt = Task { try await session.mutex("r").tryLock(attempts: 2, backoff: .seconds(1)) }
-        await h.clock.waitForSleepers(6)
+        await h.clock.waitForSleepers(1, within: .seconds(1))  // the backoff
         h.clock.advance(by: .seconds(1))
         await expectBatonError(.locked) { try await attempt.value }
         #expect(try await h.keys("r/") == [holder.key.description])
@@ -56,7 +56,7 @@ import Testing
             }
         }
         try await h.waitForKeys("job/", count: 1)
-        await h.clock.waitForSleepers(2 + 1 + 1)  // the session, the store's timer, the max-held timer
+        await h.clock.waitForSleepers(1, within: .seconds(5))  // the max-held timer
         h.clock.advance(by: .seconds(5))
         await expectBatonError(.timeout) { try await run.value }
         #expect(try await h.keys("job/").isEmpty)
@@ -72,7 +72,7 @@ import Testing
             }
         }
         try await h.waitForKeys("short/", count: 1)
-        await h.clock.waitForSleepers(2 + 1 + 1)  // the session, the store's timer, the linger
+        await h.clock.waitForSleepers(1, within: .seconds(2))  // the linger
         #expect(try await h.keys("short/").count == 1)  // still held while lingering
         h.clock.advance(by: .seconds(2))
         _ = try await run.value

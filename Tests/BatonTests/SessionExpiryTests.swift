@@ -8,7 +8,7 @@ import Testing
     @Test func keepAlivesHoldTheLeaseAcrossManyTTLs() async throws {
         let renewals = AsyncStream<Int64>.makeStream()
         let h = try await Harness(
-            .local,
+            .localByRequests,
             events: EventSink { event in
                 if case .sessionRenewed(_, let ttl) = event { renewals.continuation.yield(ttl) }
             })
@@ -25,6 +25,59 @@ import Testing
         try await session.close()
         #expect(session.end == .closed)
         #expect(try await h.keys("k/").isEmpty)
+        await h.close()
+    }
+
+    @Test func aLocalStoreHoldsASessionsLeaseWithoutRenewals() async throws {
+        let renewals = Atomic(0)
+        let h = try await Harness(
+            .local,
+            events: EventSink { event in
+                if case .sessionRenewed = event { renewals.add(1, ordering: .relaxed) }
+            })
+        let session = try await h.session(ttl: .seconds(3))
+        let grant = try await session.mutex("k").lock()
+        h.clock.advance(by: .seconds(30))  // ten TTLs
+        #expect(try await h.keys("k/") == [grant.key.description])
+        #expect(try await h.store.leaseTimeToLive(session.lease, keys: false).ttl == 3)
+        #expect(session.end == nil && grant.isHeld)
+        #expect(renewals.load(ordering: .relaxed) == 0)
+        #expect(h.clock.sleeperCount <= 1)  // at most the store's expiry timer: no session tasks
+        await h.close()
+    }
+
+    @Test func anOrphanedLocalSessionsLeaseExpiresOneTTLAfterTheOrphaning() async throws {
+        let h = try await Harness(.local)
+        let session = try await h.session(ttl: .seconds(10))
+        let lock = try await session.mutex("o").lock()
+        h.clock.advance(by: .seconds(100))
+        session.orphan()  // the next request already sees the lease counting down
+        #expect(try await h.store.leaseTimeToLive(session.lease, keys: false).ttl == 10)
+        h.clock.advance(by: .seconds(9))
+        #expect(try await h.keys("o/") == [lock.key.description])
+        h.clock.advance(by: .seconds(1))
+        #expect(try await h.keys("o/").isEmpty)
+        #expect(try await lock.lost().code == .lockLost)
+        await h.close()
+    }
+
+    @Test func aRevokeEndsALocalSessionAtOnce() async throws {
+        let h = try await Harness(.local)
+        let session = try await h.session()
+        let lock = try await session.mutex("r").lock()
+        try await h.store.revokeLease(session.lease)
+        #expect(session.end == .expired)
+        #expect(try await lock.lost().code == .lockLost)
+        await expectBatonError(.sessionExpired) { try await session.mutex("r").lock() }
+        await h.close()
+    }
+
+    @Test func closingTheLocalStoreEndsItsSessions() async throws {
+        let h = try await Harness(.local)
+        let session = try await h.session()
+        await h.store.close()
+        #expect(session.end == .expired)
+        await expectBatonError(.alreadyClosed) { try await h.client().session() }
         await h.close()
     }
 
@@ -46,7 +99,7 @@ import Testing
     }
 
     @Test func clientSideDeadlineEndsTheSessionAsExpired() async throws {
-        let h = try await Harness(.local)
+        let h = try await Harness(.localByRequests)
         let session = try await h.session(ttl: .seconds(6))
         let lost = Task { try await session.mutex("d").lock().lost() }
         try await h.waitForKeys("d/", count: 1)

@@ -8,9 +8,15 @@ import Testing
 /// The backends the conformance suite runs against. etcd joins when an `etcd` binary is installed,
 /// and always under `CI=true` (where a missing binary then fails the run instead of skipping it).
 enum BackendKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    /// `local:`: waits and lease keeping in process.
     case local
+    /// The local store reached only through requests, as a remote store is: waiters watch and
+    /// sessions renew their leases — the code etcd and the simulator run, on the manual clock.
+    case localByRequests = "local-by-requests"
     case etcd
-    static var allCases: [BackendKind] { EtcdServer.isEnabled ? [.local, .etcd] : [.local] }
+    static var allCases: [BackendKind] {
+        EtcdServer.isEnabled ? [.local, .localByRequests, .etcd] : [.local, .localByRequests]
+    }
     var testDescription: String { rawValue }
 }
 
@@ -27,6 +33,9 @@ final class Harness: Sendable {
         case .local:
             etcd = nil
             store = LocalStore(environment: environment)
+        case .localByRequests:
+            etcd = nil
+            store = ByRequests(LocalStore(environment: environment))
         case .etcd:
             let server = try await EtcdServer.start()
             etcd = server
@@ -83,4 +92,33 @@ func expectBatonError<T>(
     } catch {
         Issue.record("expected BatonError(\(code)), got \(error)", sourceLocation: sourceLocation)
     }
+}
+
+/// A backend seen only through its requests: every in-process capability (waiting, keeping leases)
+/// is left at the protocol's default, as on a store in another process.
+struct ByRequests: Backend {
+    let store: any Backend
+    init(_ store: any Backend) { self.store = store }
+
+    func range(_ request: RangeRequest) async throws -> RangeResponse { try await store.range(request) }
+    func put(_ request: PutRequest) async throws -> PutResponse { try await store.put(request) }
+    func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse {
+        try await store.deleteRange(request)
+    }
+    func txn(_ request: TxnRequest) async throws -> TxnResponse { try await store.txn(request) }
+    func compact(revision: Int64) async throws { try await store.compact(revision: revision) }
+    func grantLease(ttl: Int64, id: LeaseID?) async throws -> LeaseGrant {
+        try await store.grantLease(ttl: ttl, id: id)
+    }
+    func keepAliveLease(_ id: LeaseID) async throws -> Int64 { try await store.keepAliveLease(id) }
+    func revokeLease(_ id: LeaseID) async throws { try await store.revokeLease(id) }
+    func leaseTimeToLive(_ id: LeaseID, keys: Bool) async throws -> LeaseTimeToLive {
+        try await store.leaseTimeToLive(id, keys: keys)
+    }
+    func watch(_ request: WatchRequest) async throws -> WatchStream { try await store.watch(request) }
+    func watchWithRevision(_ request: WatchRequest) async throws -> (events: WatchStream, revision: Int64?) {
+        try await store.watchWithRevision(request)
+    }
+    func close() async { await store.close() }
+    var completesCancelledRequests: Bool { store.completesCancelledRequests }
 }

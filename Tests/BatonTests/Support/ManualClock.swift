@@ -19,13 +19,21 @@ final class ManualClock: Clock, Sendable {
         var now = Instant(offset: .zero)
         var sleepers: [Int: Sleeper] = [:]
         var nextID = 0
-        var watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var watchers: [(count: Int, window: Duration?, continuation: CheckedContinuation<Void, Never>)] = []
+
+        /// How many sleepers are due within `window` from now (all of them for `nil`).
+        func sleepers(within window: Duration?) -> Int {
+            guard let window else { return sleepers.count }
+            let limit = now.advanced(by: window)
+            return sleepers.values.count { $0.deadline <= limit }
+        }
 
         /// The watchers whose awaited sleeper count is reached, removed from the list.
         mutating func satisfiedWatchers() -> [CheckedContinuation<Void, Never>] {
-            let ready = watchers.filter { $0.count <= sleepers.count }
-            watchers.removeAll { $0.count <= sleepers.count }
-            return ready.map(\.continuation)
+            let satisfied = watchers.map { $0.count <= sleepers(within: $0.window) }
+            let ready = watchers.indices.filter { satisfied[$0] }.map { watchers[$0].continuation }
+            watchers = watchers.indices.filter { !satisfied[$0] }.map { watchers[$0] }
+            return ready
         }
     }
 
@@ -59,12 +67,13 @@ final class ManualClock: Clock, Sendable {
         }
     }
 
-    /// Waits (on registrations, not time) until at least `count` tasks are sleeping on this clock.
-    func waitForSleepers(_ count: Int) async {
+    /// Waits (on registrations, not time) until at least `count` tasks are sleeping on this clock, due
+    /// within `window` from now when one is given.
+    func waitForSleepers(_ count: Int, within window: Duration? = nil) async {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> Bool in
-                if state.sleepers.count >= count { return true }
-                state.watchers.append((count, continuation))
+                if state.sleepers(within: window) >= count { return true }
+                state.watchers.append((count, window, continuation))
                 return false
             }
             if ready { continuation.resume() }
