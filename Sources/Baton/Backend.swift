@@ -48,9 +48,10 @@ public protocol Backend: Sendable {
     /// Releases the backend's resources; later calls fail with `alreadyClosed`.
     func close() async
 
-    /// Whether ``waitUntilGone(_:tag:interrupted:)`` is served in process (``LocalStore``): the waiter
-    /// is then resumed by the write that removes the key, with no watch stream and no task of its own.
-    /// False (the default): waiters watch.
+    /// Whether ``waitUntilGone(_:tag:interrupted:)`` and ``waitForTurn(_:under:tag:interrupted:)`` are
+    /// served in process (``LocalStore``): the waiter is then resumed by the write that removes the
+    /// key, with no watch stream, no read after waking and no task of its own. False (the default):
+    /// waiters watch.
     var waitsInProcess: Bool { get }
     /// Suspends until one of `generations` is gone — deleted, or re-created as a new generation — and
     /// returns its index and the revision that showed it gone (the current one if it already is).
@@ -62,6 +63,16 @@ public protocol Backend: Sendable {
     func waitUntilGone(
         _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
     ) async throws -> (index: Int, revision: Int64)
+    /// Suspends until `own` is the oldest key under `prefix` — no key created before it remains — and
+    /// returns true with the revision that showed it; returns false (and the revision) if `own` is
+    /// gone first. Follows the queue as the recipes' waiters do, inside the store: it watches only
+    /// the immediate predecessor and, when that goes, the next older key.
+    ///
+    /// Called only when ``waitsInProcess``; interrupted as ``waitUntilGone(_:tag:interrupted:)``.
+    /// - Throws: as ``waitUntilGone(_:tag:interrupted:)``.
+    func waitForTurn(
+        _ own: KeyGeneration, under prefix: Key, tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
+    ) async throws -> (owns: Bool, revision: Int64)
     /// Fails every in-process wait registered with `tag` with `error`.
     func interruptWaits(tag: LeaseID, with error: BatonError) async
 
@@ -95,6 +106,12 @@ extension Backend {
     public func waitUntilGone(
         _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
     ) async throws -> (index: Int, revision: Int64) {
+        throw BatonError(.unsupportedService, "this backend does not wait in process; watch instead")
+    }
+
+    public func waitForTurn(
+        _ own: KeyGeneration, under prefix: Key, tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
+    ) async throws -> (owns: Bool, revision: Int64) {
         throw BatonError(.unsupportedService, "this backend does not wait in process; watch instead")
     }
 

@@ -188,12 +188,36 @@ public actor LocalStore: Backend {
         _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
     ) async throws -> (index: Int, revision: Int64) {
         try prepare()
-        for (index, generation) in generations.enumerated()
-        where try machine.range(RangeRequest(.key(generation.key), keysOnly: true)).kvs.first?.createRevision
-            != generation.createRevision
-        {
+        for (index, generation) in generations.enumerated() where try !exists(generation) {
             return (index, machine.revision)
         }
+        return try await suspend(on: generations, queue: nil, tag: tag, interrupted: interrupted)
+    }
+
+    /// Watches the key ahead of `own` and, each time it goes, finds the next one ahead in the same
+    /// actor turn as the write that removed it, so a waiter resumes only once it is first.
+    public func waitForTurn(
+        _ own: KeyGeneration, under prefix: Key, tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
+    ) async throws -> (owns: Bool, revision: Int64) {
+        try prepare()
+        switch try standing(of: own, under: prefix) {
+        case .gone: return (false, machine.revision)
+        case .first: return (true, machine.revision)
+        case .behind(let ahead):
+            let end = try await suspend(on: [ahead, own], queue: prefix, tag: tag, interrupted: interrupted)
+            return (end.index == 0, end.revision)
+        }
+    }
+
+    /// Suspends the caller until ``deliver(_:toWaitOf:)`` or an interruption ends its wait: one watch
+    /// per generation, from now. With a `queue`, `generations` are the key ahead and the own key.
+    ///
+    /// The waiter resumes on the store, right after the write that ended its wait: measured, that
+    /// hands a lock on faster than resuming it on its own executor, which takes another thread.
+    private func suspend(
+        on generations: [KeyGeneration], queue: Key?, tag: LeaseID,
+        interrupted: @escaping @Sendable () -> BatonError?
+    ) async throws -> (index: Int, revision: Int64) {
         nextGoneWait += 1
         let id = nextGoneWait
         return try await withTaskCancellationHandler {
@@ -214,15 +238,40 @@ public actor LocalStore: Backend {
                 for watch in watches { goneWaitOfWatch[watch] = id }
                 goneWaitsOfTag[tag, default: []].append(id)
                 goneWaits[id] = GoneWait(
-                    tag: tag, generations: generations, watches: watches, continuation: continuation)
+                    tag: tag, generations: generations, watches: watches, queue: queue, continuation: continuation)
             }
         } onCancel: {
             environment.spawn { await self.endGoneWait(id, .failure(CancellationError())) }
         }
     }
 
+    /// Where a waiter's key stands in its queue now.
+    private enum Standing {
+        case gone, first
+        /// Behind this key: the newest one created before it.
+        case behind(KeyGeneration)
+    }
+
+    private func standing(of own: KeyGeneration, under prefix: Key) throws -> Standing {
+        guard try exists(own) else { return .gone }
+        let ahead = try machine.range(
+            RangeRequest(
+                .prefix(prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true,
+                maxCreateRevision: own.createRevision - 1)
+        ).kvs.first
+        return ahead.map { .behind(KeyGeneration($0.key, createRevision: $0.createRevision)) } ?? .first
+    }
+
+    private func exists(_ generation: KeyGeneration) throws -> Bool {
+        try machine.range(RangeRequest(.key(generation.key), keysOnly: true)).kvs.first?.createRevision
+            == generation.createRevision
+    }
+
     /// How many waiters are suspended in ``waitUntilGone(_:tag:interrupted:)`` (for tests).
     var suspendedWaits: Int { goneWaits.count }
+
+    /// The keys each suspended wait watches, in registration order (for tests).
+    var watchedKeys: [[Key]] { goneWaits.sorted { $0.key < $1.key }.map { $0.value.generations.map(\.key) } }
 
     // `async` so that it, not the protocol's default, is the witness and the overload callers get.
     public func interruptWaits(tag: LeaseID, with error: BatonError) async {
@@ -243,7 +292,8 @@ public actor LocalStore: Backend {
         wait.continuation.resume(with: result)
     }
 
-    /// Delivers a batch to an in-process wait: ends it if the batch removes the generation watched.
+    /// Delivers a batch to an in-process wait: ends it if the batch removes the generation watched —
+    /// unless that was the key ahead in a queue with another key still ahead, which it watches next.
     private func deliver(_ response: WatchResponse, toWaitOf watch: WatchID) {
         guard let id = goneWaitOfWatch[watch], let wait = goneWaits[id],
             let index = wait.watches.firstIndex(of: watch)
@@ -251,7 +301,30 @@ public actor LocalStore: Backend {
         let generation = wait.generations[index]
         for event in response.events
         where event.kind == .delete || event.kv.createRevision != generation.createRevision {
-            return endGoneWait(id, .success((index, event.kv.modRevision)))
+            guard index == 0, let queue = wait.queue else {
+                return endGoneWait(id, .success((index, event.kv.modRevision)))
+            }
+            return advance(id, wait, under: queue)
+        }
+    }
+
+    /// The key ahead of a queued waiter went: watch the next one ahead, or end the wait if the waiter
+    /// is first now or its own key went too (in the same revision, say, with its lease).
+    private func advance(_ id: Int, _ wait: GoneWait, under queue: Key) {
+        do {
+            switch try standing(of: wait.generations[1], under: queue) {
+            case .gone: endGoneWait(id, .success((1, machine.revision)))
+            case .first: endGoneWait(id, .success((0, machine.revision)))
+            case .behind(let ahead):
+                let next = try machine.watch(WatchRequest(.key(ahead.key))).0
+                goneWaitOfWatch[wait.watches[0]] = nil
+                machine.cancelWatch(wait.watches[0])
+                goneWaitOfWatch[next] = id
+                goneWaits[id]?.generations[0] = ahead
+                goneWaits[id]?.watches[0] = next
+            }
+        } catch {
+            endGoneWait(id, .failure(error))  // unreachable: reads of now and watches from now
         }
     }
 
@@ -330,12 +403,15 @@ public actor LocalStore: Backend {
     }
 }
 
-/// A waiter suspended in ``LocalStore/waitUntilGone(_:tag:interrupted:)``: the generations it waits
-/// on, the watch on each (in the same order) and its continuation.
+/// A waiter suspended in ``LocalStore/waitUntilGone(_:tag:interrupted:)`` or
+/// ``LocalStore/waitForTurn(_:under:tag:interrupted:)``: the generations it waits on, the watch on
+/// each (in the same order), the queue it waits in (then the generations are the key ahead and its
+/// own) and its continuation.
 private struct GoneWait {
     let tag: LeaseID
-    let generations: [KeyGeneration]
-    let watches: [WatchID]
+    var generations: [KeyGeneration]
+    var watches: [WatchID]
+    let queue: Key?
     let continuation: CheckedContinuation<(index: Int, revision: Int64), any Error>
 }
 

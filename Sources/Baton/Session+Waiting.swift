@@ -136,14 +136,27 @@ extension Session {
     /// at every wake-up, and, once the wait has lasted a keep-alive interval, as soon as it happens.
     /// Ends with `sessionExpired` or `alreadyClosed` when the session ends, also when that shows as the
     /// own key gone.
+    ///
+    /// A store that waits in process follows the queue itself (``Backend/waitForTurn(_:under:tag:interrupted:)``),
+    /// by the same discipline, and resumes the waiter only once it is first.
     /// - Parameters:
-    ///   - recheck: compare the own key at every wake-up (false only for a planted bug).
-    ///   - onlyOnce: stop after the first predecessor is gone (a planted bug).
+    ///   - recheck: compare the own key at every wake-up (false only for a planted bug; watching only).
+    ///   - onlyOnce: stop after the first predecessor is gone (a planted bug; watching only).
     private func waitForPredecessors(
         _ name: RecipeName, waiter: WaiterKey, recheck: Bool = true, onlyOnce: Bool = false
     )
         async throws
     {
+        if backend.waitsInProcess {
+            let own = KeyGeneration(waiter.key, createRevision: waiter.revision), backend = self.backend
+            let lease = self.lease
+            let turn = try await waitInProcess { interrupted in
+                try await backend.waitForTurn(own, under: name.prefix, tag: lease, interrupted: interrupted)
+            }
+            if turn.owns { return }
+            if let end { throw Session.waitEndedError(end, lease) }  // the own key went with the session
+            throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
+        }
         let below = RangeRequest(
             .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true,
             maxCreateRevision: waiter.revision - 1)
@@ -192,15 +205,6 @@ extension Session {
     private func waitForDeletion(
         of predecessor: KeyValue, seenAt: Int64, ownKey: Key, ownRevision: Int64
     ) async throws -> Int64 {
-        if backend.waitsInProcess {
-            let gone = try await waitInProcess(for: [
-                KeyGeneration(predecessor.key, createRevision: predecessor.createRevision),
-                KeyGeneration(ownKey, createRevision: ownRevision),
-            ])
-            if gone.index == 0 { return gone.revision }
-            if let end { throw Session.waitEndedError(end, lease) }  // the own key went with the session
-            throw BatonError(.lockLost, "own key \(ownKey) vanished while waiting")
-        }
         let patience = ttl / 3, environment = self.environment
         return try await firstOf([
             { @Sendable in
@@ -220,7 +224,10 @@ extension Session {
     func loss(of generation: KeyGeneration) async throws -> BatonError {
         do {
             if backend.waitsInProcess {
-                _ = try await waitInProcess(for: [generation])
+                let backend = self.backend, lease = self.lease
+                _ = try await waitInProcess { interrupted in
+                    try await backend.waitUntilGone([generation], tag: lease, interrupted: interrupted)
+                }
             } else {
                 _ = try await firstOf([
                     { @Sendable in
@@ -254,18 +261,17 @@ extension Session {
         return try await outcome.value()
     }
 
-    /// Waits in the store (one that wakes waiters in process) until one of `generations` is gone, and
-    /// fails with the session's end if that comes first. Returns the index and the revision.
-    private func waitInProcess(for generations: [KeyGeneration]) async throws -> (index: Int, revision: Int64) {
+    /// Runs `wait` in the store (one that wakes waiters in process), tagged with the lease, and fails
+    /// it with the session's end if that comes first. `wait` passes on the interruption check.
+    private func waitInProcess<T>(
+        _ wait: (_ interrupted: @escaping @Sendable () -> BatonError?) async throws -> T
+    ) async throws -> T {
         let backend = self.backend, environment = self.environment, lease = self.lease
         let ending = whenEnded { end in
             environment.spawn { await backend.interruptWaits(tag: lease, with: Session.waitEndedError(end, lease)) }
         }
         defer { ending.cancel() }
-        let gone = try await backend.waitUntilGone(generations, tag: lease) { [self] in
-            end.map { Session.waitEndedError($0, lease) }
-        }
-        return gone
+        return try await wait { [self] in end.map { Session.waitEndedError($0, lease) } }
     }
 
     /// The error of a wait cut short by the session's end.

@@ -5,6 +5,8 @@ import Testing
 
 /// ``LocalStore/waitUntilGone(_:tag:interrupted:)``: the write that removes a generation resumes its
 /// waiter; interruption, cancellation and close end the wait and leave nothing registered.
+/// ``LocalStore/waitForTurn(_:under:tag:interrupted:)``: the store follows the queue, watching only the
+/// key ahead, and resumes the waiter once it is first or its own key is gone.
 @Suite struct LocalWaitTests {
     /// Starts a wait and returns once the store has registered it (the store asks `interrupted` then).
     private func registeredWait(
@@ -19,6 +21,71 @@ import Testing
         }
         for await _ in registered { break }
         return wait
+    }
+
+    /// Starts a turn wait for `own` under `q/` and returns once the store has registered it.
+    private func registeredTurn(
+        _ store: LocalStore, _ own: KeyGeneration
+    ) async -> Task<(owns: Bool, revision: Int64), any Error> {
+        let (registered, signal) = AsyncStream<Void>.makeStream()
+        let wait = Task {
+            try await store.waitForTurn(own, under: "q/", tag: LeaseID(7)) {
+                signal.yield()
+                return nil
+            }
+        }
+        for await _ in registered { break }
+        return wait
+    }
+
+    private func delete(_ store: LocalStore, _ key: Key) async throws -> Int64 {
+        try await store.deleteRange(DeleteRangeRequest(.key(key))).revision
+    }
+
+    @Test func aTurnWaitWatchesOnlyTheKeyAheadAndResumesWhenFirst() async throws {
+        let store = LocalStore()
+        for key in ["q/a", "q/b", "q/c"] { _ = try await put(store, Key(key)) }
+        let own = KeyGeneration("q/d", createRevision: try await put(store, "q/d"))
+        _ = try await put(store, "q/e")  // behind: never waited on
+        let turn = await registeredTurn(store, own)
+        #expect(await store.watchedKeys == [["q/c", "q/d"]])
+        _ = try await delete(store, "q/c")  // the key ahead: the next one is watched instead
+        #expect(await store.watchedKeys == [["q/b", "q/d"]])
+        _ = try await delete(store, "q/a")  // further ahead: nothing changes
+        _ = try await delete(store, "q/e")
+        #expect(await store.watchedKeys == [["q/b", "q/d"]])
+        let first = try await delete(store, "q/b")
+        let result = try await turn.value
+        #expect(result.owns && result.revision == first)
+        #expect(await store.suspendedWaits == 0)
+    }
+
+    @Test func aTurnWaitEndsWhenTheOwnKeyGoesEvenWithTheKeyAhead() async throws {
+        let store = LocalStore()
+        _ = try await put(store, "q/a")
+        let own = KeyGeneration("q/b", createRevision: try await put(store, "q/b"))
+        let alone = await registeredTurn(store, own)
+        let gone = try await delete(store, "q/b")
+        let result = try await alone.value
+        #expect(!result.owns && result.revision == gone)
+
+        // The key ahead and the own key in one revision (as a lease revoke removes them): not first.
+        let again = KeyGeneration("q/b", createRevision: try await put(store, "q/b"))
+        let both = await registeredTurn(store, again)
+        let revision = try await store.deleteRange(DeleteRangeRequest(.prefix("q/"))).revision
+        let bothResult = try await both.value
+        #expect(!bothResult.owns && bothResult.revision == revision)
+        #expect(await store.suspendedWaits == 0)
+    }
+
+    @Test func aTurnThatIsAlreadyDecidedReturnsAtOnce() async throws {
+        let store = LocalStore()
+        let own = KeyGeneration("q/a", createRevision: try await put(store, "q/a"))
+        _ = try await put(store, "q/b")
+        #expect(try await store.waitForTurn(own, under: "q/", tag: LeaseID(1)) { nil } == (true, own.createRevision + 1))
+        let stale = KeyGeneration("q/z", createRevision: 1)
+        #expect(try await store.waitForTurn(stale, under: "q/", tag: LeaseID(1)) { nil }.owns == false)
+        #expect(await store.suspendedWaits == 0)
     }
 
     private func put(_ store: LocalStore, _ key: Key) async throws -> Int64 {
