@@ -36,7 +36,11 @@ extension Session {
                         throw BatonError(.locked, "\(name.name) is held by another holder (\(ahead) is ahead)")
                     }
                     onWaiting(waiter)
-                    try await waitForPredecessors(name, waiter: waiter, recheck: recheck, onlyOnce: onlyOnce)
+                    if backend.waitsInProcess {
+                        try await waitForTurnInProcess(name, waiter: waiter)
+                    } else {
+                        try await waitForPredecessors(name, waiter: waiter, recheck: recheck, onlyOnce: onlyOnce)
+                    }
                 }
                 return waiter
             } catch {
@@ -136,27 +140,14 @@ extension Session {
     /// at every wake-up, and, once the wait has lasted a keep-alive interval, as soon as it happens.
     /// Ends with `sessionExpired` or `alreadyClosed` when the session ends, also when that shows as the
     /// own key gone.
-    ///
-    /// A store that waits in process follows the queue itself (``Backend/waitForTurn(_:under:tag:interrupted:)``),
-    /// by the same discipline, and resumes the waiter only once it is first.
     /// - Parameters:
-    ///   - recheck: compare the own key at every wake-up (false only for a planted bug; watching only).
-    ///   - onlyOnce: stop after the first predecessor is gone (a planted bug; watching only).
+    ///   - recheck: compare the own key at every wake-up (false only for a planted bug).
+    ///   - onlyOnce: stop after the first predecessor is gone (a planted bug).
     private func waitForPredecessors(
         _ name: RecipeName, waiter: WaiterKey, recheck: Bool = true, onlyOnce: Bool = false
     )
         async throws
     {
-        if backend.waitsInProcess {
-            let own = KeyGeneration(waiter.key, createRevision: waiter.revision), backend = self.backend
-            let lease = self.lease
-            let turn = try await waitInProcess { interrupted in
-                try await backend.waitForTurn(own, under: name.prefix, tag: lease, interrupted: interrupted)
-            }
-            if turn.owns { return }
-            if let end { throw Session.waitEndedError(end, lease) }  // the own key went with the session
-            throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
-        }
         let below = RangeRequest(
             .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true,
             maxCreateRevision: waiter.revision - 1)
@@ -176,6 +167,20 @@ extension Session {
             }
             predecessor = response.responses[0].range?.kvs.first
         }
+    }
+
+    /// ``waitForPredecessors(_:waiter:recheck:onlyOnce:)`` on a store that waits in process: the store
+    /// follows the queue by the same discipline (``Backend/waitForTurn(_:under:tag:interrupted:)``)
+    /// and resumes the waiter only once it is first. (Its own function, so that a waiter's suspended
+    /// frames stay small; planted bugs act on the watching path only.)
+    private func waitForTurnInProcess(_ name: RecipeName, waiter: WaiterKey) async throws {
+        let own = KeyGeneration(waiter.key, createRevision: waiter.revision)
+        let turn = try await waitInProcess { [backend, lease] interrupted in
+            try await backend.waitForTurn(own, under: name.prefix, tag: lease, interrupted: interrupted)
+        }
+        if turn.owns { return }
+        if let end { throw Session.waitEndedError(end, lease) }  // the own key went with the session
+        throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
     }
 
     /// Reads `ranges` in one transaction as of `revision` or later (`nil`: linearizably).
@@ -224,8 +229,7 @@ extension Session {
     func loss(of generation: KeyGeneration) async throws -> BatonError {
         do {
             if backend.waitsInProcess {
-                let backend = self.backend, lease = self.lease
-                _ = try await waitInProcess { interrupted in
+                _ = try await waitInProcess { [backend, lease] interrupted in
                     try await backend.waitUntilGone([generation], tag: lease, interrupted: interrupted)
                 }
             } else {
@@ -266,9 +270,11 @@ extension Session {
     private func waitInProcess<T>(
         _ wait: (_ interrupted: @escaping @Sendable () -> BatonError?) async throws -> T
     ) async throws -> T {
-        let backend = self.backend, environment = self.environment, lease = self.lease
-        let ending = whenEnded { end in
-            environment.spawn { await backend.interruptWaits(tag: lease, with: Session.waitEndedError(end, lease)) }
+        let lease = self.lease
+        let ending = whenEnded { [self] end in
+            environment.spawn {
+                await self.backend.interruptWaits(tag: lease, with: Session.waitEndedError(end, lease))
+            }
         }
         defer { ending.cancel() }
         return try await wait { [self] in end.map { Session.waitEndedError($0, lease) } }

@@ -34,12 +34,12 @@ import Testing
     }
 
     @Test func unreachableEndpointsAreUnavailableAtOnce() async throws {
-        let dead = try FreePort.reserve(2).map { "http://127.0.0.1:\($0)" }
+        let dead = try [DeadPort(), DeadPort()]
         // Refused connections fail at once, not after the (long) dial timeout.
         let error = await expectSessionFails(
-            "etcd:\(dead.joined(separator: ","))?dial-timeout=10s&request-timeout=20s", .unavailable,
+            "etcd:\(dead.map(\.url).joined(separator: ","))?dial-timeout=10s&request-timeout=20s", .unavailable,
             within: .seconds(8))  // well under the 10 s dial timeout, with slack for a loaded 2-core machine
-        #expect(error?.message.contains(dead[1]) == true, "\(String(describing: error))")
+        #expect(error?.message.contains(dead[1].url) == true, "\(String(describing: error))")
     }
 
     @Test(arguments: [

@@ -19,8 +19,9 @@ struct EtcdFailureTests {
     @Test func aDeadFirstEndpointFailsOverToTheSecond() async throws {
         let etcd = try await EtcdServer.start()
         defer { etcd.destroy() }
-        let dead = "http://127.0.0.1:\(try StubHTTPServer.deadPort())"
-        let gateway = try EtcdGateway(configuration: EtcdConfiguration(endpoints: [dead, etcd.clientURL]))
+        let dead = try DeadPort()
+        defer { withExtendedLifetime(dead) {} }  // held until the test ends
+        let gateway = try EtcdGateway(configuration: EtcdConfiguration(endpoints: [dead.url, etcd.clientURL]))
         defer { gateway.closeSoon() }
         _ = try await gateway.put(PutRequest(key: "f", value: Array("1".utf8)))
         #expect(try await gateway.range(RangeRequest(.key("f"))).kvs.first?.valueString == "1")
@@ -31,10 +32,11 @@ struct EtcdFailureTests {
     }
 
     @Test func anUnreachableEndpointIsUnavailableAtOnce() async throws {
-        let dead = "http://127.0.0.1:\(try StubHTTPServer.deadPort())"
+        let dead = try DeadPort()
+        defer { withExtendedLifetime(dead) {} }  // held until the test ends
         let gateway = try EtcdGateway(
             configuration: EtcdConfiguration(
-                endpoints: [dead, dead], dialTimeout: .seconds(1), requestTimeout: .seconds(2)))
+                endpoints: [dead.url, dead.url], dialTimeout: .seconds(1), requestTimeout: .seconds(2)))
         defer { gateway.closeSoon() }
         let elapsed = await timed {
             let error = await expectBatonError(.unavailable) { _ = try await gateway.range(RangeRequest(.key("a"))) }

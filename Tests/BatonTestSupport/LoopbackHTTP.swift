@@ -45,12 +45,13 @@ public enum FreePort {
         return ports
     }
 
-    /// A socket bound to 127.0.0.1:`port` (0: any), and the port it got.
-    static func bindLoopback(port: Int) throws -> (Int32, Int) {
+    /// A socket bound to 127.0.0.1:`port` (0: any), and the port it got. Without `reuseAddress`, no
+    /// other socket can bind the port while this one is open.
+    static func bindLoopback(port: Int, reuseAddress: Bool = true) throws -> (Int32, Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket() failed: errno \(errno)") }
         var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        if reuseAddress { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size)) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -70,6 +71,22 @@ public enum FreePort {
         }
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
+}
+
+/// A loopback port held bound, never listening, for as long as this object lives: connections to it
+/// are refused, and no other process (an etcd a parallel test starts, say) can take it meanwhile.
+public final class DeadPort: Sendable {
+    /// The port.
+    public let port: Int
+    /// `http://127.0.0.1:<port>`.
+    public var url: String { "http://127.0.0.1:\(port)" }
+    private let socket: Int32
+
+    public init() throws {
+        (socket, port) = try FreePort.bindLoopback(port: 0, reuseAddress: false)
+    }
+
+    deinit { close(socket) }
 }
 
 /// A failure of the test harness itself (etcd missing, would not start, a port could not be bound).

@@ -46,9 +46,6 @@ public final class StubHTTPServer: Sendable {
         thread.start()
     }
 
-    /// A port with nothing listening on it: connections are refused.
-    public static func deadPort() throws -> Int { try FreePort.reserve(1)[0] }
-
     deinit { stop() }
 
     /// Stops accepting and closes every connection it holds.
