@@ -5,27 +5,10 @@ import Testing
 
 /// A LocalStore whose first watch breaks with `unavailable` after delivering one batch, as a watch does
 /// when the network drops.
-final class BreakingWatchBackend: Backend {
-    let store: LocalStore
+final class BreakingWatchBackend: ForwardingBackend {
+    let store: any Backend
     private let broken = Mutex(false)
     init(_ store: LocalStore) { self.store = store }
-
-    func range(_ request: RangeRequest) async throws -> RangeResponse { try await store.range(request) }
-    func put(_ request: PutRequest) async throws -> PutResponse { try await store.put(request) }
-    func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse {
-        try await store.deleteRange(request)
-    }
-    func txn(_ request: TxnRequest) async throws -> TxnResponse { try await store.txn(request) }
-    func compact(revision: Int64) async throws { try await store.compact(revision: revision) }
-    func grantLease(ttl: Int64, id: LeaseID?) async throws -> LeaseGrant {
-        try await store.grantLease(ttl: ttl, id: id)
-    }
-    func keepAliveLease(_ id: LeaseID) async throws -> Int64 { try await store.keepAliveLease(id) }
-    func revokeLease(_ id: LeaseID) async throws { try await store.revokeLease(id) }
-    func leaseTimeToLive(_ id: LeaseID, keys: Bool) async throws -> LeaseTimeToLive {
-        try await store.leaseTimeToLive(id, keys: keys)
-    }
-    func close() async { await store.close() }
 
     func watch(_ request: WatchRequest) async throws -> WatchStream {
         let upstream = try await store.watch(request)

@@ -10,7 +10,7 @@ import Testing
 /// Watches report the store's revision once registered, as etcd's `created` frame does (unless
 /// `reportsWatchRevision` is false); with `writeBeforeWatch`, an unrelated key is written first, as
 /// another client may between a waiter's create and its watch.
-final class LaggingReadsBackend: Backend {
+final class LaggingReadsBackend: ForwardingBackend {
     struct Read: Equatable, Sendable {
         var serializable: Bool
         var revision: Int64
@@ -66,21 +66,6 @@ final class LaggingReadsBackend: Backend {
         return response
     }
 
-    func range(_ request: RangeRequest) async throws -> RangeResponse { try await store.range(request) }
-    func put(_ request: PutRequest) async throws -> PutResponse { try await store.put(request) }
-    func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse {
-        try await store.deleteRange(request)
-    }
-    func compact(revision: Int64) async throws { try await store.compact(revision: revision) }
-    func grantLease(ttl: Int64, id: LeaseID?) async throws -> LeaseGrant {
-        try await store.grantLease(ttl: ttl, id: id)
-    }
-    func keepAliveLease(_ id: LeaseID) async throws -> Int64 { try await store.keepAliveLease(id) }
-    func revokeLease(_ id: LeaseID) async throws { try await store.revokeLease(id) }
-    func leaseTimeToLive(_ id: LeaseID, keys: Bool) async throws -> LeaseTimeToLive {
-        try await store.leaseTimeToLive(id, keys: keys)
-    }
-    func watch(_ request: WatchRequest) async throws -> WatchStream { try await store.watch(request) }
     func watchWithRevision(_ request: WatchRequest) async throws -> (events: WatchStream, revision: Int64?) {
         if writeBeforeWatch { _ = try await store.put(PutRequest(key: "unrelated")) }
         let events = try await store.watch(request)
@@ -88,7 +73,6 @@ final class LaggingReadsBackend: Backend {
         watched.yield()
         return (events, reportsWatchRevision ? revision : nil)
     }
-    func close() async { await store.close() }
 }
 
 /// The reads of a waiter: none after its watch when the predecessor was seen at a revision the watch

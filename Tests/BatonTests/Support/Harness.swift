@@ -94,12 +94,14 @@ func expectBatonError<T>(
     }
 }
 
-/// A backend seen only through its requests: every in-process capability (waiting, keeping leases)
-/// is left at the protocol's default, as on a store in another process.
-struct ByRequests: Backend {
-    let store: any Backend
-    init(_ store: any Backend) { self.store = store }
+/// A test backend in front of another: every request goes to `store` unless the conformer implements
+/// it itself. The in-process capabilities, `watchWithRevision` and `completesCancelledRequests` keep
+/// the protocol's defaults, as for a store in another process.
+protocol ForwardingBackend: Backend {
+    var store: any Backend { get }
+}
 
+extension ForwardingBackend {
     func range(_ request: RangeRequest) async throws -> RangeResponse { try await store.range(request) }
     func put(_ request: PutRequest) async throws -> PutResponse { try await store.put(request) }
     func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse {
@@ -116,9 +118,17 @@ struct ByRequests: Backend {
         try await store.leaseTimeToLive(id, keys: keys)
     }
     func watch(_ request: WatchRequest) async throws -> WatchStream { try await store.watch(request) }
+    func close() async { await store.close() }
+}
+
+/// A backend seen only through its requests, as a store in another process is: waiters watch and
+/// sessions renew their leases.
+struct ByRequests: ForwardingBackend {
+    let store: any Backend
+    init(_ store: any Backend) { self.store = store }
+
     func watchWithRevision(_ request: WatchRequest) async throws -> (events: WatchStream, revision: Int64?) {
         try await store.watchWithRevision(request)
     }
-    func close() async { await store.close() }
     var completesCancelledRequests: Bool { store.completesCancelledRequests }
 }
