@@ -9,7 +9,9 @@ extension Session {
     /// Returns the key once it owns the name; the caller then holds the gate until it releases the key.
     ///
     /// On any error or cancellation the waiter key is deleted and the gate freed before this returns
-    /// (or, after a create whose outcome is unknown, by the background task that resolves it).
+    /// (or, after a create whose outcome is unknown, by the background task that resolves it). When
+    /// the session has ended, the delete runs in the background: the key goes with the lease anyway,
+    /// and the caller learns of the end at once, even from a store that does not answer.
     /// - Parameters:
     ///   - wait: wait for earlier keys; when false, fail with `locked` instead.
     ///   - recheck: compare the own key at every wake-up (false only for a planted bug).
@@ -44,7 +46,14 @@ extension Session {
                 }
                 return waiter
             } catch {
-                await deleteWaiterKey(waiter.key, createRevision: waiter.revision)
+                if end != nil {
+                    // The key goes with the lease anyway: tidy up without holding the caller, who must
+                    // learn of the end now, not after a request to a store that may not answer.
+                    let (key, revision) = (waiter.key, waiter.revision)
+                    environment.spawn { await self.deleteWaiterKey(key, createRevision: revision) }
+                } else {
+                    await deleteWaiterKey(waiter.key, createRevision: waiter.revision)
+                }
                 throw error
             }
         } catch let unresolved as WaiterKeyUnresolved {

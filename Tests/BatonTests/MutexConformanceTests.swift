@@ -30,6 +30,9 @@ import Testing
         await expectBatonError(.alreadyClosed) { try await orphaned.value }
         try await closer.close()
         await expectBatonError(.alreadyClosed) { try await closed.value }
+        // The orphaned waiter's key is deleted in the background, long before its lease runs out.
+        try await h.waitForKeys("w/", count: 1)
+        #expect(try await h.keys("w/") == [grant.key.description])
         #expect(grant.isHeld)
         try await grant.unlock()
         await h.close()
