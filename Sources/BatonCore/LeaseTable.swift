@@ -5,10 +5,9 @@
 /// after expiry), reports 0 seconds to live, and stays in the table until the owner revokes it
 /// (``StoreMachine/expireLeases(now:)``). A *pinned* lease never expires: its keeper (a session in
 /// the store's own process) renews it continuously, until it unpins it. Leases are kept by ID and
-/// ordered for expiry by (expiry,
-/// ID), each in a ``SortedMap``, so lookups and the next expiry are O(log n). (A `Dictionary` of
-/// leases would hash; worse, changing a lease in place through its subscript allocates the
-/// accessor's frame on every key attached or detached.)
+/// ordered for expiry by (expiry, ID), each in a ``SortedMap``, so lookups and the next expiry are
+/// O(log n). (A `Dictionary` of leases would hash; worse, changing a lease in place through its
+/// subscript allocates the accessor's frame on every key attached or detached.)
 struct LeaseTable: Equatable, Sendable {
     /// One granted lease.
     struct Lease: Equatable, Sendable {
