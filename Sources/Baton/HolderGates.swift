@@ -10,15 +10,16 @@ actor HolderGates {
     private var held: Set<Key> = []
     private var queues: [Key: [(id: Int, continuation: CheckedContinuation<Void, any Error>)]] = [:]
     private var nextID = 0
+    /// Where a cancelled waiter's removal from its queue runs.
+    private let environment: BatonEnvironment
+
+    init(environment: BatonEnvironment) { self.environment = environment }
 
     /// Waits until this task is the session's holder of `name`.
     /// - Throws: `CancellationError` if cancelled while queued (the queue forgets it).
-    func acquire(_ name: Key, environment: BatonEnvironment) async throws {
+    func acquire(_ name: Key) async throws {
         try Task.checkCancellation()
-        guard held.contains(name) else {
-            held.insert(name)
-            return
-        }
+        if held.insert(name).inserted { return }
         nextID += 1
         let id = nextID
         try await withTaskCancellationHandler {
@@ -42,7 +43,7 @@ actor HolderGates {
 
     /// Hands `name` to the next queued task, or frees it.
     func release(_ name: Key) {
-        guard var queue = queues[name], !queue.isEmpty else {
+        guard !queues.isEmpty, var queue = queues[name], !queue.isEmpty else {
             held.remove(name)
             return
         }

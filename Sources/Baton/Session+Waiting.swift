@@ -25,7 +25,7 @@ extension Session {
     ) async throws -> WaiterKey {
         try checkAlive()
         if wait {
-            try await gates.acquire(name.prefix, environment: environment)
+            try await gates.acquire(name.prefix)
         } else if await !gates.tryAcquire(name.prefix) {
             throw BatonError(.locked, "\(name.name) is held by another task of session \(lease)")
         }

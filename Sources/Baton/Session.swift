@@ -35,7 +35,7 @@ public final class Session: Sendable {
     public let ttl: Duration
     /// The client the session belongs to.
     public let client: BatonClient
-    let gates = HolderGates()
+    let gates: HolderGates
     /// The lease ID in etcd's key form (lowercase hex), computed once.
     private let leaseSuffix: [UInt8]
     private let state: Mutex<State>
@@ -51,13 +51,16 @@ public final class Session: Sendable {
 
     init(client: BatonClient, grant: LeaseGrant, grantSentAt: Duration) {
         self.client = client
+        self.environment = client.environment
+        self.gates = HolderGates(environment: client.environment)
         self.lease = grant.id
         self.leaseSuffix = Array(grant.id.hex.utf8)
         self.ttl = .seconds(grant.ttl)
         self.state = Mutex(State(deadline: grantSentAt + .seconds(grant.ttl)))
     }
 
-    var environment: BatonEnvironment { client.environment }
+    /// The client's environment (kept here, as every recipe step reads it).
+    let environment: BatonEnvironment
     var backend: any Backend { client.backend }
 
     /// How the session ended, or `nil` while it is alive.
