@@ -21,15 +21,22 @@ public final class EtcdCluster: Sendable {
     public static func start(size: Int = 3, extraArguments: [String] = []) async throws -> EtcdCluster {
         var lastError: any Error = HarnessError("the etcd cluster did not start")
         for _ in 0..<3 {
-            let ports = try FreePort.reserve(2 * size)
+            let ports = try FreePort.claim(2 * size)  // each member's destroy() releases its two
             let names = (1...size).map { "m\($0)" }
             let initial = names.indices.map { "\(names[$0])=http://127.0.0.1:\(ports[size + $0])" }
                 .joined(separator: ",")
             let token = "baton-\(UInt32.random(in: 0...UInt32.max))"
-            let members = try names.indices.map { index in
+            let directories: [URL]
+            do {
+                directories = try names.map { _ in try EtcdServer.makeDirectory() }
+            } catch {
+                FreePort.release(ports)
+                throw error
+            }
+            let members = names.indices.map { index in
                 EtcdServer(
                     name: names[index], clientPort: ports[index], peerPort: ports[size + index],
-                    directory: try EtcdServer.makeDirectory(),
+                    directory: directories[index],
                     clusterArguments: [
                         "--initial-cluster", initial, "--initial-cluster-token", token,
                         "--initial-cluster-state", "new",

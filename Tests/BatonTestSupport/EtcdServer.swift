@@ -86,10 +86,17 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
     public static func start(name: String = "n1", extraArguments: [String] = []) async throws -> EtcdServer {
         var lastError: any Error = HarnessError("etcd did not start")
         for _ in 0..<3 {
-            let ports = try FreePort.reserve(2)
+            let ports = try FreePort.claim(2)  // released by destroy()
+            let directory: URL
+            do {
+                directory = try makeDirectory()
+            } catch {
+                FreePort.release(ports)
+                throw error
+            }
             let peer = "http://127.0.0.1:\(ports[1])"
             let server = EtcdServer(
-                name: name, clientPort: ports[0], peerPort: ports[1], directory: try makeDirectory(),
+                name: name, clientPort: ports[0], peerPort: ports[1], directory: directory,
                 clusterArguments: ["--initial-cluster", "\(name)=\(peer)"], extraArguments: extraArguments)
             do {
                 try server.launch()
@@ -240,8 +247,8 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
         if waitForHealth { try await waitUntilHealthy() }
     }
 
-    /// Kills the process if running and deletes the temporary directory. Safe to call repeatedly;
-    /// also done on deinit.
+    /// Kills the process if running, gives its ports back and deletes the temporary directory. Safe
+    /// to call repeatedly; also done on deinit.
     public func destroy() {
         let process = state.withLock { state in
             defer { state.process = nil }
@@ -252,6 +259,7 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
             Glibc.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        FreePort.release([clientPort, peerPort])
         try? FileManager.default.removeItem(at: directory)
     }
 

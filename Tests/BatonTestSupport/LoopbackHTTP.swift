@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -30,17 +31,37 @@ enum LoopbackHTTP {
 }
 
 /// Free TCP ports on 127.0.0.1, found by binding port 0 and reading back the port the kernel chose.
+///
+/// Ports a server of this process has claimed are never handed out again until it releases them —
+/// not even while that server is down to be restarted on them, when the kernel would offer them.
 public enum FreePort {
+    private static let claimed = Mutex<Set<Int>>([])
+
     /// Returns `count` distinct ports that were free a moment ago (another process may still take
     /// one; callers retry on a failed start).
-    public static func reserve(_ count: Int = 1) throws -> [Int] {
+    public static func reserve(_ count: Int = 1) throws -> [Int] { try pick(count, claim: false) }
+
+    /// Like ``reserve(_:)``, and claims the ports for the caller until ``release(_:)``.
+    public static func claim(_ count: Int) throws -> [Int] { try pick(count, claim: true) }
+
+    /// Gives claimed ports back.
+    public static func release(_ ports: [Int]) { claimed.withLock { $0.subtract(ports) } }
+
+    private static func pick(_ count: Int, claim: Bool) throws -> [Int] {
         var sockets: [Int32] = []
         defer { for socket in sockets { close(socket) } }
         var ports: [Int] = []
-        for _ in 0..<count {
+        while ports.count < count {
+            guard sockets.count < count + 100 else { throw HarnessError("no unclaimed free port") }
+            // Each socket stays bound until all are chosen, so the kernel offers a new port each time.
             let (socket, port) = try bindLoopback(port: 0)
             sockets.append(socket)
-            ports.append(port)
+            let free = claimed.withLock { claimed in
+                guard !claimed.contains(port) else { return false }
+                if claim { claimed.insert(port) }
+                return true
+            }
+            if free { ports.append(port) }
         }
         return ports
     }
