@@ -25,11 +25,18 @@ import Testing
         let grant = try await holder.mutex("w").lock()
         let orphaned = Task { try await waiter.mutex("w").lock() }
         let closed = Task { try await closer.mutex("w").lock() }
-        try await h.waitForKeys("w/", count: 3)
-        waiter.orphan()  // its lease and key live on; the wait must end now, not at expiry
-        await expectBatonError(.alreadyClosed) { try await orphaned.value }
-        try await closer.close()
-        await expectBatonError(.alreadyClosed) { try await closed.value }
+        // The time limit cancels the test; pass that on, so that a stuck waiter fails it instead of
+        // hanging the run.
+        try await withTaskCancellationHandler {
+            try await h.waitForKeys("w/", count: 3)
+            waiter.orphan()  // its lease and key live on; the wait must end now, not at expiry
+            await expectBatonError(.alreadyClosed) { try await orphaned.value }
+            try await closer.close()
+            await expectBatonError(.alreadyClosed) { try await closed.value }
+        } onCancel: {
+            orphaned.cancel()
+            closed.cancel()
+        }
         // The orphaned waiter's key is deleted in the background, long before its lease runs out.
         try await h.waitForKeys("w/", count: 1)
         #expect(try await h.keys("w/") == [grant.key.description])
