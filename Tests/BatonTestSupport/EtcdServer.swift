@@ -265,9 +265,12 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
 
     // MARK: - Clients
 
-    /// A configuration for this server, with short timeouts suited to tests.
+    /// A configuration for this server, with timeouts suited to tests. The dial timeout also bounds the
+    /// probe of an endpoint after a failure (a restart, say); it leaves room for CPU-bound suites of
+    /// the same test process, which can keep the cooperative pool busy for seconds. (At 2 s, a probe
+    /// of a healthy, just-restarted etcd timed out once in a full run.)
     public func configuration(
-        dialTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(5), username: String? = nil,
+        dialTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(5), username: String? = nil,
         password: String? = nil
     ) -> EtcdConfiguration {
         EtcdConfiguration(
