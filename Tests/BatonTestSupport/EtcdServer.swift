@@ -222,7 +222,9 @@ public final class EtcdServer: Sendable, CustomStringConvertible {
     public func pause() {
         signal(SIGSTOP)
         guard let pid else { return }
-        for _ in 0..<100_000 where !Self.isStopped(pid) {}
+        for _ in 0..<100_000 {
+            if Self.isStopped(pid) { return }
+        }
     }
 
     /// Whether `/proc` shows the process stopped (state `T`), or gone.

@@ -37,17 +37,9 @@ enum LoopbackHTTP {
 public enum FreePort {
     private static let claimed = Mutex<Set<Int>>([])
 
-    /// Returns `count` distinct ports that were free a moment ago (another process may still take
-    /// one; callers retry on a failed start).
-    public static func reserve(_ count: Int = 1) throws -> [Int] { try pick(count, claim: false) }
-
-    /// Like ``reserve(_:)``, and claims the ports for the caller until ``release(_:)``.
-    public static func claim(_ count: Int) throws -> [Int] { try pick(count, claim: true) }
-
-    /// Gives claimed ports back.
-    public static func release(_ ports: [Int]) { claimed.withLock { $0.subtract(ports) } }
-
-    private static func pick(_ count: Int, claim: Bool) throws -> [Int] {
+    /// Returns `count` distinct ports that were free a moment ago and claims them for the caller until
+    /// ``release(_:)`` (another process may still take one; callers retry on a failed start).
+    public static func claim(_ count: Int) throws -> [Int] {
         var sockets: [Int32] = []
         defer { for socket in sockets { close(socket) } }
         var ports: [Int] = []
@@ -56,15 +48,13 @@ public enum FreePort {
             // Each socket stays bound until all are chosen, so the kernel offers a new port each time.
             let (socket, port) = try bindLoopback(port: 0)
             sockets.append(socket)
-            let free = claimed.withLock { claimed in
-                guard !claimed.contains(port) else { return false }
-                if claim { claimed.insert(port) }
-                return true
-            }
-            if free { ports.append(port) }
+            if claimed.withLock({ $0.insert(port).inserted }) { ports.append(port) }
         }
         return ports
     }
+
+    /// Gives claimed ports back.
+    public static func release(_ ports: [Int]) { claimed.withLock { $0.subtract(ports) } }
 
     /// A socket bound to 127.0.0.1:`port` (0: any), and the port it got. Without `reuseAddress`, no
     /// other socket can bind the port while this one is open.

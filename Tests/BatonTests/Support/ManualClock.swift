@@ -30,9 +30,16 @@ final class ManualClock: Clock, Sendable {
 
         /// The watchers whose awaited sleeper count is reached, removed from the list.
         mutating func satisfiedWatchers() -> [CheckedContinuation<Void, Never>] {
-            let satisfied = watchers.map { $0.count <= sleepers(within: $0.window) }
-            let ready = watchers.indices.filter { satisfied[$0] }.map { watchers[$0].continuation }
-            watchers = watchers.indices.filter { !satisfied[$0] }.map { watchers[$0] }
+            var ready: [CheckedContinuation<Void, Never>] = []
+            var waiting: [(count: Int, window: Duration?, continuation: CheckedContinuation<Void, Never>)] = []
+            for watcher in watchers {
+                if watcher.count <= sleepers(within: watcher.window) {
+                    ready.append(watcher.continuation)
+                } else {
+                    waiting.append(watcher)
+                }
+            }
+            watchers = waiting
             return ready
         }
     }
