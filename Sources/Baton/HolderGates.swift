@@ -43,7 +43,7 @@ actor HolderGates {
 
     /// Hands `name` to the next queued task, or frees it.
     func release(_ name: Key) {
-        guard !queues.isEmpty, var queue = queues[name], !queue.isEmpty else {
+        guard var queue = queues[name], !queue.isEmpty else {
             held.remove(name)
             return
         }

@@ -171,8 +171,7 @@ extension Session {
             let response = try await readRanges([below, own], asOf: goneAt)
             seenAt = response.revision
             if recheck, response.responses[1].range?.kvs.first?.createRevision != waiter.revision {
-                if let end { throw Session.waitEndedError(end, lease) }  // the key went with the session
-                throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
+                throw ownKeyGone(waiter.key)
             }
             predecessor = response.responses[0].range?.kvs.first
         }
@@ -187,9 +186,14 @@ extension Session {
         let turn = try await waitInProcess { [backend, lease] interrupted in
             try await backend.waitForTurn(own, under: name.prefix, tag: lease, interrupted: interrupted)
         }
-        if turn.owns { return }
-        if let end { throw Session.waitEndedError(end, lease) }  // the own key went with the session
-        throw BatonError(.lockLost, "waiter key \(waiter.key) vanished while waiting")
+        if !turn.owns { throw ownKeyGone(waiter.key) }
+    }
+
+    /// The error of a waiter whose own key is gone: the session's end when the key went with it,
+    /// else `lockLost`.
+    private func ownKeyGone(_ key: Key) -> BatonError {
+        if let end { return Session.waitEndedError(end, lease) }
+        return BatonError(.lockLost, "waiter key \(key) vanished while waiting")
     }
 
     /// Reads `ranges` in one transaction as of `revision` or later (`nil`: linearizably).
@@ -228,7 +232,7 @@ extension Session {
             { @Sendable in
                 try await environment.sleep(for: patience)
                 try await self.waitForDeletion(of: ownKey, createRevision: ownRevision)
-                throw BatonError(.lockLost, "own key \(ownKey) vanished while waiting")
+                throw self.ownKeyGone(ownKey)
             },
         ])
     }

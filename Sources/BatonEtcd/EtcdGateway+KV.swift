@@ -5,8 +5,8 @@ extension EtcdGateway {
     /// `request.serializable`.
     ///
     /// Sort order and target, limit, a past `revision`, keys-only, count-only, the create-revision
-    /// bounds and `serializable` are sent as etcd's `RangeRequest` fields. Idempotent: a read whose connection broke is
-    /// tried on the next endpoint.
+    /// bounds and `serializable` are sent as etcd's `RangeRequest` fields. Idempotent: a read whose
+    /// connection broke is tried on the next endpoint.
     ///
     /// - Throws: `BatonError` with `compacted` / `futureRevision` for a bad `revision`;
     ///   `invalidArgument`; `unavailable` when no endpoint answers; `timeout` after the request
