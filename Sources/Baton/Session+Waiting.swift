@@ -141,9 +141,13 @@ extension Session {
     }
 
     /// Waits until no key under `name` has a create revision below the waiter's, watching one
-    /// predecessor at a time; after each wake-up, one read returns the next predecessor and the
-    /// waiter's own key, as of the revision that showed the predecessor gone or later (see
-    /// ``readRanges(_:asOf:)``). That suffices: no key with a lower create revision can appear later.
+    /// predecessor at a time; after each wake-up, one read returns the waiter's own key and the next
+    /// predecessor (the two newest keys created no later than the own key), as of the revision that
+    /// showed the predecessor gone or later (see ``readRange(_:asOf:)``). That suffices: no key with a
+    /// lower create revision can appear later.
+    ///
+    /// The read is a plain range, not a transaction of two: it lies between one holder's unlock and
+    /// the next one's turn, and etcd's gateway answers a range faster than a transaction.
     ///
     /// Ends with `lockLost` when the own key is found gone (its lease expired, or someone deleted it):
     /// at every wake-up, and, once the wait has lasted a keep-alive interval, as soon as it happens.
@@ -157,10 +161,10 @@ extension Session {
     )
         async throws
     {
-        let below = RangeRequest(
-            .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true,
-            maxCreateRevision: waiter.revision - 1)
-        let own = RangeRequest(.key(waiter.key), keysOnly: true)
+        let ownAndAhead = RangeRequest(
+            .prefix(name.prefix), limit: 2, sortOrder: .descend, sortTarget: .create, keysOnly: true,
+            maxCreateRevision: waiter.revision)
+        let isOwn = { (kv: KeyValue) in kv.key == waiter.key && kv.createRevision == waiter.revision }
         var predecessor = waiter.predecessor
         var seenAt = waiter.revision
         while let current = predecessor {
@@ -168,12 +172,12 @@ extension Session {
             let goneAt = try await waitForDeletion(
                 of: current, seenAt: seenAt, ownKey: waiter.key, ownRevision: waiter.revision)
             if onlyOnce { return }
-            let response = try await readRanges([below, own], asOf: goneAt)
+            let response = try await readRange(ownAndAhead, asOf: goneAt)
             seenAt = response.revision
-            if recheck, response.responses[1].range?.kvs.first?.createRevision != waiter.revision {
+            if recheck, response.kvs.first.map(isOwn) != true {
                 throw ownKeyGone(waiter.key)
             }
-            predecessor = response.responses[0].range?.kvs.first
+            predecessor = response.kvs.first { !isOwn($0) }
         }
     }
 
@@ -196,21 +200,17 @@ extension Session {
         return BatonError(.lockLost, "waiter key \(key) vanished while waiting")
     }
 
-    /// Reads `ranges` in one transaction as of `revision` or later (`nil`: linearizably).
+    /// Reads `range` as of `revision` or later (`nil`: linearizably).
     ///
     /// First serializably: the member that receives the read answers from its own store, without
     /// etcd's linearizable round (the leader's read index, then applying up to it). That
     /// answer is kept when the member had applied `revision`; a lagging member's (after a failover)
     /// is read again linearizably.
-    func readRanges(_ ranges: [RangeRequest], asOf revision: Int64?) async throws -> TxnResponse {
-        func read(serializable: Bool) async throws -> TxnResponse {
-            try await backend.txn(
-                TxnRequest(
-                    success: ranges.map { range in
-                        var range = range
-                        range.serializable = serializable
-                        return .range(range)
-                    }))
+    func readRange(_ range: RangeRequest, asOf revision: Int64?) async throws -> RangeResponse {
+        func read(serializable: Bool) async throws -> RangeResponse {
+            var range = range
+            range.serializable = serializable
+            return try await backend.range(range)
         }
         guard let revision else { return try await read(serializable: false) }
         let response = try await read(serializable: true)
@@ -313,8 +313,8 @@ extension Session {
                 if let watchedFrom, let seenAt, seenAt >= watchedFrom {
                     // It existed at a revision the watch already covers: any delete is an event.
                 } else {
-                    let current = try await readRanges([RangeRequest(.key(key), keysOnly: true)], asOf: watchedFrom)
-                    guard current.responses.first?.range?.kvs.first?.createRevision == createRevision else {
+                    let current = try await readRange(RangeRequest(.key(key), keysOnly: true), asOf: watchedFrom)
+                    guard current.kvs.first?.createRevision == createRevision else {
                         return current.revision
                     }
                 }

@@ -3,9 +3,9 @@ import BatonCore
 import Synchronization
 import Testing
 
-/// A store behind a member that may lag: the next read-only transaction whose ranges are all
-/// serializable after ``lag(at:)`` is answered from a snapshot (the ranges at that revision, with that
-/// header revision), as a lagging etcd member answers it. Records every read-only transaction.
+/// A store behind a member that may lag: the next serializable range after ``lag(at:)`` is answered
+/// from a snapshot (the range at that revision, with that header revision), as a lagging etcd member
+/// answers it. Records every range read.
 ///
 /// Watches report the store's revision once registered, as etcd's `created` frame does (unless
 /// `reportsWatchRevision` is false); with `writeBeforeWatch`, an unrelated key is written first, as
@@ -34,34 +34,22 @@ final class LaggingReadsBackend: ForwardingBackend {
     func lag(at revision: Int64) { state.withLock { $0.lagAt = revision } }
     var reads: [Read] { state.withLock { $0.reads } }
 
-    func txn(_ request: TxnRequest) async throws -> TxnResponse {
-        let ranges = request.success.compactMap { op -> RangeRequest? in
-            guard case .range(let range) = op else { return nil }
-            return range
-        }
-        guard request.compare.isEmpty, request.failure.isEmpty, ranges.count == request.success.count else {
-            return try await store.txn(request)
-        }
-        let serializable = ranges.allSatisfy(\.serializable)
+    func range(_ request: RangeRequest) async throws -> RangeResponse {
         let lagAt = state.withLock { state -> Int64? in
-            guard serializable else { return nil }
+            guard request.serializable else { return nil }
             defer { state.lagAt = nil }
             return state.lagAt
         }
-        var response: TxnResponse
+        var response: RangeResponse
         if let lagAt {
-            response = try await store.txn(
-                TxnRequest(
-                    success: ranges.map { range in
-                        var range = range
-                        range.revision = lagAt
-                        return .range(range)
-                    }))
+            var lagging = request
+            lagging.revision = lagAt
+            response = try await store.range(lagging)
             response.revision = lagAt
         } else {
-            response = try await store.txn(request)
+            response = try await store.range(request)
         }
-        let read = Read(serializable: serializable, revision: response.revision)
+        let read = Read(serializable: request.serializable, revision: response.revision)
         state.withLock { $0.reads.append(read) }
         return response
     }
