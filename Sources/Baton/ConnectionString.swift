@@ -9,9 +9,10 @@ import BatonEtcd
 ///
 /// Both accept `prefix=…`, a raw key prefix put in front of every lock and election key (for example
 /// `prefix=/locks/`, so that lock `x` uses the keys of `etcdctl lock /locks/x`). etcd also accepts
-/// `request-timeout`, and, for users of Go's etcd client, `auto-sync-interval`, `dial-keep-alive-time`,
-/// `dial-keep-alive-timeout` (durations) and `reject-old-cluster` (a boolean), which are validated and
-/// have no effect over HTTP.
+/// `request-timeout`; `dial-keep-alive-time` and `dial-keep-alive-timeout` (see
+/// ``EtcdConfiguration/keepAliveTime``; a time of `0s` turns the probes off); and, for users of Go's
+/// etcd client, `auto-sync-interval` (a duration) and `reject-old-cluster` (a boolean), which are
+/// validated and have no effect over HTTP.
 public enum ConnectionString: Hashable, Sendable {
     case local(prefix: String)
     case etcd(EtcdConfiguration, prefix: String)
@@ -58,8 +59,15 @@ public enum ConnectionString: Hashable, Sendable {
         if let text = options.removeValue(forKey: "request-timeout") {
             configuration.requestTimeout = try positiveDuration(text, option: "request-timeout")
         }
-        for option in ["auto-sync-interval", "dial-keep-alive-time", "dial-keep-alive-timeout"] {
-            if let text = options.removeValue(forKey: option) { _ = try duration(text, option: option) }
+        if let text = options.removeValue(forKey: "dial-keep-alive-time") {
+            let time = try duration(text, option: "dial-keep-alive-time")
+            configuration.keepAliveTime = time > .zero ? time : nil  // 0 turns the probes off, as in Go
+        }
+        if let text = options.removeValue(forKey: "dial-keep-alive-timeout") {
+            configuration.keepAliveTimeout = try positiveDuration(text, option: "dial-keep-alive-timeout")
+        }
+        if let text = options.removeValue(forKey: "auto-sync-interval") {
+            _ = try duration(text, option: "auto-sync-interval")
         }
         if let text = options.removeValue(forKey: "reject-old-cluster"), !["true", "false"].contains(text) {
             throw BatonError(.invalidConnectionString, "reject-old-cluster must be true or false, got '\(text)'")

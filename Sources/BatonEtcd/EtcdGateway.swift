@@ -36,7 +36,8 @@ public final class EtcdGateway: Sendable {
     ///     watchdogs, watch streams); `nil` for the default executor.
     /// - Throws: `BatonError(.invalidArgument)` when there is no endpoint, an endpoint is not an
     ///   `http://` URL of a host and optional port (no path, query or credentials; `https` is not
-    ///   supported), a timeout is not positive, or only one of username and password is given.
+    ///   supported), a timeout or keep-alive time is not positive, or only one of username and
+    ///   password is given.
     public init(
         configuration: EtcdConfiguration,
         clock: any Clock<Duration> = ContinuousClock(),  // determinism: real I/O measures real time
@@ -46,8 +47,10 @@ public final class EtcdGateway: Sendable {
             throw BatonError(.invalidArgument, "an etcd configuration needs at least one endpoint")
         }
         let endpoints = try configuration.endpoints.map(Self.endpoint)
-        guard configuration.dialTimeout > .zero, configuration.requestTimeout > .zero else {
-            throw BatonError(.invalidArgument, "dial and request timeouts must be positive")
+        guard configuration.dialTimeout > .zero, configuration.requestTimeout > .zero,
+            configuration.keepAliveTimeout > .zero, (configuration.keepAliveTime ?? .seconds(1)) > .zero
+        else {
+            throw BatonError(.invalidArgument, "dial, request and keep-alive times must be positive")
         }
         guard (configuration.username == nil) == (configuration.password == nil) else {
             throw BatonError(.invalidArgument, "etcd credentials need both a username and a password")
@@ -59,6 +62,7 @@ public final class EtcdGateway: Sendable {
         self.taskExecutor = taskExecutor
         self.transport = HTTPTransport(
             endpoints: endpoints, dialTimeout: configuration.dialTimeout, requestTimeout: configuration.requestTimeout,
+            keepAlive: configuration.keepAliveTime.map { (time: $0, timeout: configuration.keepAliveTimeout) },
             clock: clock, taskExecutor: taskExecutor)
     }
 

@@ -27,8 +27,12 @@ struct HTTPReply: Sendable {
 /// - Dialling an endpoint is bounded by the dial timeout; a refused or timed-out dial moves on to
 ///   the next endpoint (nothing was sent). The endpoint that answered is tried first next time.
 /// - Each request is bounded by the request timeout: a watchdog closes the connection.
-/// - An endpoint that failed is probed (`GET /version` within the dial timeout) before it is used
-///   again, so a frozen server costs one dial timeout, not one request timeout per call.
+/// - An endpoint that failed is tried after the others, and probed (`GET /version` within the dial
+///   timeout) before it is used again, so a frozen server costs at most one dial timeout, not one
+///   request timeout per call.
+/// - A stream (a watch) that stays silent for the keep-alive time, while nothing else was heard from
+///   its endpoint either, has the endpoint probed; when the probe gets no answer within the
+///   keep-alive timeout, every stream to that endpoint is closed, so its watch resumes elsewhere.
 /// - A request that may have reached the server is not sent again unless it is idempotent.
 /// - Connections are kept alive and reused; a reused connection the server had already closed is
 ///   replaced before use.
@@ -36,6 +40,8 @@ final class HTTPTransport: Sendable {
     let endpoints: [Endpoint]
     let dialTimeout: Duration
     let requestTimeout: Duration
+    /// When a silent stream's endpoint is probed, and how long the probe may take; nil: never.
+    let keepAlive: (time: Duration, timeout: Duration)?
     let sleeper: Sleeper
     let taskExecutor: (any TaskExecutor)?
     private let queue = DispatchQueue(label: "baton.etcd.sockets")  // determinism: real sockets
@@ -46,23 +52,32 @@ final class HTTPTransport: Sendable {
         var closed = false
         var idle: [[SocketConnection]]
         var live: [ObjectIdentifier: SocketConnection] = [:]
+        /// The endpoint of every open stream.
+        var streams: [ObjectIdentifier: Int] = [:]
+        /// Per endpoint, a count of everything heard from it: replies, stream lines, probes answered.
+        var heard: [UInt64]
+        /// Per endpoint, whether a keep-alive probe is under way.
+        var probing: [Bool]
     }
     private let state: Mutex<State>
     private static let maximumIdlePerEndpoint = 16
 
     init(
-        endpoints: [Endpoint], dialTimeout: Duration, requestTimeout: Duration, clock: any Clock<Duration>,
-        taskExecutor: (any TaskExecutor)?
+        endpoints: [Endpoint], dialTimeout: Duration, requestTimeout: Duration,
+        keepAlive: (time: Duration, timeout: Duration)?, clock: any Clock<Duration>, taskExecutor: (any TaskExecutor)?
     ) {
         self.endpoints = endpoints
         self.dialTimeout = dialTimeout
         self.requestTimeout = requestTimeout
+        self.keepAlive = keepAlive
         self.sleeper = Sleeper(clock)
         self.taskExecutor = taskExecutor
         self.state = Mutex(
             State(
                 healthy: Array(repeating: true, count: endpoints.count),
-                idle: Array(repeating: [], count: endpoints.count)))
+                idle: Array(repeating: [], count: endpoints.count),
+                heard: Array(repeating: 0, count: endpoints.count),
+                probing: Array(repeating: false, count: endpoints.count)))
     }
 
     deinit { close() }
@@ -122,17 +137,25 @@ final class HTTPTransport: Sendable {
         return BatonError(.unavailable, "no etcd endpoint answered (\(list))", cause: lastFailure)
     }
 
-    /// The endpoints to try, the remembered one first.
+    /// The endpoints to try: the remembered one first, then the others in turn, those that failed
+    /// last.
     private func order() -> [Int] {
-        let start = state.withLock { $0.preferred }
-        return (0..<endpoints.count).map { (start + $0) % endpoints.count }
+        let (start, healthy) = state.withLock { ($0.preferred, $0.healthy) }
+        let turn = (0..<endpoints.count).map { (start + $0) % endpoints.count }
+        return turn.filter { healthy[$0] } + turn.filter { !healthy[$0] }
     }
 
     private func markHealthy(_ index: Int) {
         state.withLock { state in
             state.healthy[index] = true
             state.preferred = index
+            state.heard[index] &+= 1
         }
+    }
+
+    /// Notes that `index` was heard from (a stream delivered a line).
+    func heard(_ index: Int) {
+        state.withLock { $0.heard[index] &+= 1 }
     }
 
     /// Forgets that `index` works, so the next request probes it before use.
@@ -305,7 +328,10 @@ final class HTTPTransport: Sendable {
 
     /// Closes a connection that will not be reused.
     func release(_ connection: SocketConnection) {
-        _ = state.withLock { $0.live.removeValue(forKey: ObjectIdentifier(connection)) }
+        state.withLock { state in
+            state.live[ObjectIdentifier(connection)] = nil
+            state.streams[ObjectIdentifier(connection)] = nil
+        }
         connection.close()
     }
 
@@ -338,8 +364,15 @@ final class HTTPTransport: Sendable {
                     connection.close(
                         TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
                 }
+                state.withLock { $0.streams[ObjectIdentifier(connection)] = index }
+                let keepAliveWatchdog = keepAlive.map { keepAlive in
+                    Task(executorPreference: taskExecutor) { [self] in
+                        try await watchOverStreams(to: index, every: keepAlive.time, timeout: keepAlive.timeout)
+                    }
+                }
                 return StreamConnection(
-                    socket: connection, endpointIndex: index, transport: self, firstLineWatchdog: watchdog)
+                    socket: connection, endpointIndex: index, transport: self, firstLineWatchdog: watchdog,
+                    keepAliveWatchdog: keepAliveWatchdog)
             } catch let failure as TransportFailure {
                 markUnhealthy(index)
                 lastFailure = failure
@@ -348,5 +381,48 @@ final class HTTPTransport: Sendable {
             }
         }
         throw unreachable(lastFailure)
+    }
+
+    // MARK: - Keep-alive
+
+    /// Runs for as long as one stream to `index` is open: after every `interval` in which nothing was
+    /// heard from `index`, probes it (one probe at a time per endpoint).
+    private func watchOverStreams(to index: Int, every interval: Duration, timeout: Duration) async throws {
+        var seen = state.withLock { $0.heard[index] }
+        while true {
+            try await sleeper.sleep(for: interval)
+            let now = state.withLock { $0.heard[index] }
+            if now == seen { await probeStreams(to: index, timeout: timeout) }
+            seen = state.withLock { $0.heard[index] }
+        }
+    }
+
+    /// Asks `index` for `/version` within `timeout`. An answer counts as heard; no answer closes every
+    /// stream to `index` (their readers then see the connection fail and reconnect) and marks it
+    /// failed. Returns at once when a probe of `index` is already under way.
+    private func probeStreams(to index: Int, timeout: Duration) async {
+        let started = state.withLock { state -> Bool in
+            guard !state.probing[index] else { return false }
+            state.probing[index] = true
+            return true
+        }
+        guard started else { return }
+        defer { state.withLock { $0.probing[index] = false } }
+        do {
+            _ = try await send(
+                index, method: "GET", path: "/version", body: Data(), token: nil, timeout: timeout, idempotent: true)
+            state.withLock { $0.heard[index] &+= 1 }
+        } catch is CancellationError {
+            return
+        } catch {
+            markUnhealthy(index)
+            let silent = state.withLock { state in
+                state.live.filter { state.streams[$0.key] == index }.map(\.value)
+            }
+            let failure = TransportFailure(
+                kind: .timeout, endpoint: endpoints[index].url, underlying: nil, timeout: timeout,
+                detail: "no answer to a keep-alive probe")
+            for connection in silent { connection.close(failure) }
+        }
     }
 }

@@ -12,6 +12,8 @@ struct StreamConnection: Sendable {
     let transport: HTTPTransport
     /// Closes the connection with `timeout` unless the first line arrives in time.
     let firstLineWatchdog: Task<Void, any Error>
+    /// Probes the endpoint while the stream is silent (see ``HTTPTransport``); nil when off.
+    let keepAliveWatchdog: Task<Void, any Error>?
 
     private var parser = HTTPResponseParser()
     private var head: HTTPHead?
@@ -22,12 +24,14 @@ struct StreamConnection: Sendable {
     private var ended = false
 
     init(
-        socket: SocketConnection, endpointIndex: Int, transport: HTTPTransport, firstLineWatchdog: Task<Void, any Error>
+        socket: SocketConnection, endpointIndex: Int, transport: HTTPTransport,
+        firstLineWatchdog: Task<Void, any Error>, keepAliveWatchdog: Task<Void, any Error>?
     ) {
         self.socket = socket
         self.endpointIndex = endpointIndex
         self.transport = transport
         self.firstLineWatchdog = firstLineWatchdog
+        self.keepAliveWatchdog = keepAliveWatchdog
     }
 
     var endpoint: String { transport.endpoints[endpointIndex].url }
@@ -41,6 +45,7 @@ struct StreamConnection: Sendable {
         while true {
             if readIndex < ready.count {
                 firstLineWatchdog.cancel()
+                transport.heard(endpointIndex)
                 defer { readIndex += 1 }
                 return ready[readIndex]
             }
@@ -103,6 +108,7 @@ struct StreamConnection: Sendable {
     /// Closes the connection (etcd then cancels the watch) and forgets it.
     func cancel() {
         firstLineWatchdog.cancel()
+        keepAliveWatchdog?.cancel()
         transport.release(socket)
     }
 }

@@ -66,6 +66,44 @@ import Testing
         #expect(try await keys(a.backend, "c/").isEmpty)
     }
 
+    /// A frozen member (SIGSTOP) keeps its connections open and says nothing, so a waiter watching
+    /// through it would never hear of the unlock. The watch's endpoint is probed once the stream has
+    /// been silent for the keep-alive time; with no answer within the keep-alive timeout, the watch
+    /// resumes on another member and the waiter gets the lock.
+    @Test(arguments: ["follower", "leader"])
+    func aWaiterWatchingThroughAFrozenMemberGetsTheLockThroughTheOthers(_ victimRole: String) async throws {
+        let cluster = try await EtcdCluster.start()
+        defer { cluster.destroy() }
+        let leader = try #require(await cluster.leader())
+        let victim = victimRole == "leader" ? leader : try #require(cluster.members.first { $0 !== leader })
+        let others = cluster.members.filter { $0 !== victim }.map(\.clientURL)
+        // The holder never uses the frozen member; the waiter watches through it.
+        let a = try await BatonClient.connect("etcd:" + (others + [victim.clientURL]).joined(separator: ","))
+        let b = try await BatonClient.connect(
+            "etcd:" + ([victim.clientURL] + others).joined(separator: ",")
+                + "?dial-timeout=500ms&dial-keep-alive-time=500ms&dial-keep-alive-timeout=1s")
+        defer {
+            Task {
+                await a.close(); await b.close()
+            }
+        }
+        let sessionA = try await a.session(ttl: .seconds(10)), sessionB = try await b.session(ttl: .seconds(10))
+        let grant = try await sessionA.mutex("f").lock()
+        let waiter = Task { try await sessionB.mutex("f").lock() }
+        #expect(await victim.waitForMetric(FaultTests.watchers) { $0 == 2 } == 2)  // the waiter is parked
+
+        victim.pause()
+        defer { victim.resume() }
+        if victim === leader {
+            #expect(await cluster.waitForLeader(within: FaultTests.slack) != nil, "no new leader")
+        }
+        try await bounded(FaultTests.slack, "unlock through the others") { try await grant.unlock() }
+        let next = try await bounded(FaultTests.slack, "the waiter's lock()") { try await waiter.value }
+        #expect(next.fencingToken > grant.fencingToken)
+        #expect(sessionB.end == nil)
+        try await bounded(FaultTests.slack, "the next unlock") { try await next.unlock() }
+    }
+
     @Test func aReadDuringALeaderElectionWaitsForTheNewLeader() async throws {
         let cluster = try await EtcdCluster.start()
         defer { cluster.destroy() }

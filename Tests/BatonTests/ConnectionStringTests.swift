@@ -25,6 +25,22 @@ import Testing
         )
         guard case .etcd(let configuration, _) = seed004 else { Issue.record("not etcd"); return }
         #expect(configuration.dialTimeout == .milliseconds(500))
+        #expect(configuration.keepAliveTime == .seconds(30))
+        #expect(configuration.keepAliveTimeout == .seconds(10))
+    }
+
+    @Test func keepAliveProbesDefaultToEtcdctlsAndAZeroTimeTurnsThemOff() throws {
+        guard case .etcd(let defaults, _) = try ConnectionString(parsing: "etcd:http://h:1") else {
+            Issue.record("not etcd")
+            return
+        }
+        #expect(defaults.keepAliveTime == .seconds(2))
+        #expect(defaults.keepAliveTimeout == .seconds(6))
+        guard case .etcd(let off, _) = try ConnectionString(parsing: "etcd:http://h:1?dial-keep-alive-time=0s") else {
+            Issue.record("not etcd")
+            return
+        }
+        #expect(off.keepAliveTime == nil)
     }
 
     @Test(arguments: [
@@ -32,7 +48,8 @@ import Testing
         "etcd:http://h:1?dial-timeout=2", "etcd:http://h:1?dial-timeout=xs", "etcd:http://h:1?dial-timeout=-1s",
         "etcd:http://h:1?bogus=1", "etcd:http://h:1?username=u", "etcd:http://h:1?reject-old-cluster=maybe",
         "etcd:http://h:1?dial-timeout", "etcd:http://h:1?dial-timeout=1s&dial-timeout=2s", "local:somewhere",
-        "local:?bogus=1", "nothing",
+        "local:?bogus=1", "nothing", "etcd:http://h:1?dial-keep-alive-timeout=0s",
+        "etcd:http://h:1?dial-keep-alive-time=soon",
     ])
     func malformedStringsAreInvalid(_ string: String) {
         #expect {
