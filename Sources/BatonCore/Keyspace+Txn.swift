@@ -41,9 +41,24 @@ extension Keyspace {
     }
 
     /// Whether a compare holds now. A missing key has create and mod revision 0, version 0 and no
-    /// lease; a value compare on a missing key never holds, as in etcd.
+    /// lease; a value compare on a missing key never holds, as in etcd. A range compare holds when
+    /// every key in the range satisfies it, and, for a range without keys, as for one missing key.
     func holds(_ compare: Compare) -> Bool {
-        let kv = live[compare.key]
+        guard case .key(let key) = compare.range else {
+            let upper = compare.range.upperBound
+            var any = false
+            for (key, kv) in live.ascending(from: compare.range.lowerBound) {
+                if let upper, key >= upper { break }
+                any = true
+                if !Self.holds(compare, on: kv) { return false }
+            }
+            return any || Self.holds(compare, on: nil)
+        }
+        return Self.holds(compare, on: live[key])
+    }
+
+    /// Whether `kv` (nil: a missing key) satisfies `compare`.
+    private static func holds(_ compare: Compare, on kv: KeyValue?) -> Bool {
         let order: Int
         switch compare.target {
         case .version(let version): order = Self.order(kv?.version ?? 0, version)

@@ -1,4 +1,4 @@
-/// One condition of a transaction, as etcd's `Compare` on a single key.
+/// One condition of a transaction, as etcd's `Compare`: on a single key, or on every key in a range.
 ///
 /// A missing key compares as create revision 0, mod revision 0, version 0 and no lease. A value
 /// compare on a missing key never holds, whatever the operator, as in etcd (its API cannot tell a
@@ -16,8 +16,8 @@ public struct Compare: Hashable, Sendable {
         case lease(LeaseID?)
     }
 
-    /// The key compared.
-    public var key: Key
+    /// The keys compared: one key, or (etcd's `range_end`) every key in a range.
+    public var range: KeyRange
     /// The field and the value it is compared with.
     public var target: Target
     /// How the key's field compares with the target value: `less` means field < value.
@@ -25,10 +25,20 @@ public struct Compare: Hashable, Sendable {
 
     /// Creates a compare of `key`'s field with `target` by `op`.
     public init(_ key: Key, _ target: Target, _ op: Operator) {
-        self.key = key
+        self.init(.key(key), target, op)
+    }
+
+    /// Creates a compare that holds when every key in `range` compares with `target` by `op`. A
+    /// range without keys compares as one missing key, as in etcd: `.createRevision(0), .equal` on
+    /// a prefix holds exactly when nothing is under it.
+    public init(_ range: KeyRange, _ target: Target, _ op: Operator) {
+        self.range = range
         self.target = target
         self.op = op
     }
+
+    /// The key compared; for a range, its lower bound.
+    public var key: Key { range.lowerBound }
 }
 
 /// One operation in a transaction branch.

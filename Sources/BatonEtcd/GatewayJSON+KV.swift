@@ -146,6 +146,7 @@ struct WireCompare: Encodable, Sendable {
     var result: String
     var target: String
     var key: WireBytes
+    var rangeEnd: WireBytes?
     var version: WireInt64?
     var createRevision: WireInt64?
     var modRevision: WireInt64?
@@ -156,6 +157,7 @@ struct WireCompare: Encodable, Sendable {
         case result, target, key, version, value, lease
         case createRevision = "create_revision"
         case modRevision = "mod_revision"
+        case rangeEnd = "range_end"
     }
 
     init(_ compare: Compare) {
@@ -165,7 +167,9 @@ struct WireCompare: Encodable, Sendable {
         case .less: result = "LESS"
         case .greater: result = "GREATER"
         }
-        key = WireBytes(compare.key.bytes)
+        let bounds = compare.range.wireBounds
+        key = WireBytes(bounds.key)
+        rangeEnd = bounds.rangeEnd.map(WireBytes.init)
         // The target field is sent even when zero: it is what the compare compares with.
         switch compare.target {
         case .version(let version):

@@ -149,6 +149,7 @@ extension WireCompare: GatewayJSONWritable {
             json.member("result", result)
             json.member("target", target)
             json.member("key", key)
+            json.member("range_end", rangeEnd)
             json.member("version", version)
             json.member("create_revision", createRevision)
             json.member("mod_revision", modRevision)

@@ -8,10 +8,11 @@ import Synchronization
 /// eight clients on one name. "N clients" are N separate ``BatonClient``s, each with its own gateway
 /// (its own connections) and session, in this one process. An uncontended cycle is two round trips
 /// (the waiter-key transaction and the unlock transaction), so its limit is the rate of a
-/// put+delete pair through the same clients. A fourth line, for diagnosis, gives the rate of those
-/// two transactions sent by hand, without the recipe, against the same limit: the gap between it
-/// and put+delete is etcd's cost of the transactions, the gap between it and the first line the
-/// recipe's own.
+/// put+delete pair through the same clients. Two more lines, for diagnosis, give rates against the
+/// same limit of transactions sent by hand, without the recipe: the recipe's two (the gap between
+/// them and the first line is the recipe's own cost), and the least any safe cycle sends, a
+/// create-if-absent and a compare-and-delete with nothing else in them (the gap between those and
+/// put+delete is etcd's cost of a transaction, a ceiling for every transaction-based lock).
 ///
 /// Each case alternates with its baseline in three rounds, so a machine whose load changes during
 /// the run skews both alike. `ratio` is value / baseline: the share of the limit reached (targets:
@@ -244,6 +245,12 @@ private struct EtcdBench {
                 name: "etcd.txnpair.1client", description: "the recipe's two txns by hand, 1 client",
                 value: transactions,
                 unit: "pairs/s", baseline: transactionsLimit, target: nil))
+        let (minimal, minimalLimit) = try await compare(guardedPair(single[0]), with: pairs(single))
+        report(
+            EtcdBenchResult(
+                name: "etcd.txnpair.minimal.1client",
+                description: "a bare guarded create and delete by hand (the ceiling), 1 client", value: minimal,
+                unit: "pairs/s", baseline: minimalLimit, target: nil))
 
         for session in sessions { try? await session.close() }
     }
@@ -310,6 +317,25 @@ private struct EtcdBench {
                             .put(PutRequest(key: key, value: [], lease: lease)),
                         ],
                         failure: [.range(RangeRequest(.key(key), keysOnly: true))]))
+                _ = try await backend.txn(
+                    TxnRequest(
+                        compare: [Compare(key, .createRevision(created.revision), .equal)],
+                        success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
+            }
+        ]
+    }
+
+    /// The least a safe cycle sends: create the key if absent, then delete it if its create revision is
+    /// unchanged; two transactions with one compare and one operation each.
+    private func guardedPair(_ session: Session) -> [EtcdBenchCycle] {
+        let backend = session.client.backend, lease = session.lease
+        let key = Key("\(tag)-guarded/\(lease.hex)")
+        return [
+            {
+                let created = try await backend.txn(
+                    TxnRequest(
+                        compare: [Compare(key, .createRevision(0), .equal)],
+                        success: [.put(PutRequest(key: key, value: [], lease: lease))]))
                 _ = try await backend.txn(
                     TxnRequest(
                         compare: [Compare(key, .createRevision(created.revision), .equal)],

@@ -68,6 +68,28 @@ import Testing
         #expect(store.revision == 3)
     }
 
+    /// A range compare holds when every key in the range satisfies it; a range without keys compares
+    /// as one missing key. (EtcdKVTests checks the same compares against etcd.)
+    @Test func aRangeCompareHoldsWhenEveryKeyInTheRangeDoes() throws {
+        var store = StoreMachine()
+        let a = try store.put("p/a", "1").revision
+        let b = try store.put("p/b", "2").revision
+        try store.put("p0", "outside")
+        let holds: [Compare] = [
+            Compare(.prefix("p/"), .createRevision(b + 1), .less), Compare(.prefix("p/"), .version(1), .equal),
+            Compare(.prefix("none/"), .createRevision(0), .equal),
+            Compare(.interval("p/a", "p/b"), .createRevision(a), .equal),
+            Compare(.prefix(""), .version(0), .greater),
+        ]
+        for compare in holds { #expect(try store.txn(TxnRequest(compare: [compare])).succeeded, "\(compare)") }
+        let fails: [Compare] = [
+            Compare(.prefix("p/"), .createRevision(0), .equal), Compare(.prefix("p/"), .createRevision(b), .less),
+            Compare(.prefix("p/"), .value(Array("1")), .equal), Compare(.prefix("none/"), .value([]), .equal),
+            Compare(.atLeast("p/b"), .createRevision(b), .equal),
+        ]
+        for compare in fails { #expect(try !store.txn(TxnRequest(compare: [compare])).succeeded, "\(compare)") }
+    }
+
     @Test func everyCompareMustHold() throws {
         var store = try Self.fixture()
         let good = Compare("k", .version(2), .equal)

@@ -146,6 +146,9 @@ struct EtcdKVTests {
             Compare(key, .version(0), .greater), Compare(key, .value(bytes("x")), .notEqual),
             Compare(key, .lease(lease.id), .equal), Compare("absent", .lease(nil), .equal),
             Compare("absent", .createRevision(0), .equal),
+            // A range compare (range_end): every key in the range, or none present.
+            Compare(.prefix("lock/"), .createRevision(won.revision), .equal),
+            Compare(.prefix("lock/"), .version(0), .greater), Compare(.prefix("none/"), .createRevision(0), .equal),
         ]
         for compare in holds {
             #expect(try await gateway.txn(TxnRequest(compare: [compare])).succeeded, "\(compare)")
@@ -155,6 +158,7 @@ struct EtcdKVTests {
             Compare(key, .lease(nil), .equal), Compare(key, .value([]), .notEqual),
             // etcd: a value compare on a missing key always fails, whatever the operator.
             Compare("absent", .value([]), .equal), Compare("absent", .value([]), .notEqual),
+            Compare(.prefix("lock/"), .createRevision(0), .equal), Compare(.prefix("none/"), .value([]), .equal),
         ]
         for compare in fails {
             #expect(try await !gateway.txn(TxnRequest(compare: [compare])).succeeded, "\(compare)")

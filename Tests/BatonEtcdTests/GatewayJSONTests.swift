@@ -175,6 +175,7 @@ struct GatewayJSONTests {
                 Compare("a", .createRevision(0), .equal), Compare("b", .modRevision(5), .less),
                 Compare("c", .version(2), .greater), Compare("d", .value([]), .notEqual),
                 Compare("e", .lease(nil), .equal), Compare("f", .lease(LeaseID(7)), .equal),
+                Compare(.prefix("g/"), .createRevision(0), .equal),
             ],
             success: [
                 .put(PutRequest(key: "a")), .txn(TxnRequest(success: [.deleteRange(DeleteRangeRequest(.key("b")))])),
@@ -192,6 +193,10 @@ struct GatewayJSONTests {
         #expect(compares[3] as NSDictionary == ["result": "NOT_EQUAL", "target": "VALUE", "key": "ZA==", "value": ""])
         #expect(compares[4] as NSDictionary == ["result": "EQUAL", "target": "LEASE", "key": "ZQ==", "lease": "0"])
         #expect(compares[5]["lease"] as? String == "7")
+        #expect(
+            compares[6] as NSDictionary == [
+                "result": "EQUAL", "target": "CREATE", "key": "Zy8=", "range_end": "ZzA=", "create_revision": "0",
+            ])
         let success = try #require(object["success"] as? [[String: Any]])
         #expect(success[0] as NSDictionary == ["request_put": ["key": "YQ=="]])
         #expect(
