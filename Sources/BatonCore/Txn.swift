@@ -36,9 +36,6 @@ public struct Compare: Hashable, Sendable {
         self.target = target
         self.op = op
     }
-
-    /// The key compared; for a range, its lower bound.
-    public var key: Key { range.lowerBound }
 }
 
 /// One operation in a transaction branch.

@@ -48,7 +48,7 @@ public final class EtcdGateway: Sendable {
         }
         let endpoints = try configuration.endpoints.map(Self.endpoint)
         guard configuration.dialTimeout > .zero, configuration.requestTimeout > .zero,
-            configuration.keepAliveTimeout > .zero, (configuration.keepAliveTime ?? .seconds(1)) > .zero
+            configuration.keepAliveTimeout > .zero, configuration.keepAliveTime.map({ $0 > .zero }) ?? true
         else {
             throw BatonError(.invalidArgument, "dial, request and keep-alive times must be positive")
         }

@@ -30,9 +30,9 @@ struct HTTPReply: Sendable {
 /// - An endpoint that failed is tried after the others, and probed (`GET /version` within the dial
 ///   timeout) before it is used again, so a frozen server costs at most one dial timeout, not one
 ///   request timeout per call.
-/// - A stream (a watch) that stays silent for the keep-alive time, while nothing else was heard from
-///   its endpoint either, has the endpoint probed; when the probe gets no answer within the
-///   keep-alive timeout, every stream to that endpoint is closed, so its watch resumes elsewhere.
+/// - While streams (watches) are open to an endpoint, one watchdog per endpoint probes it whenever
+///   nothing was heard from it for the keep-alive time; when the probe gets no answer within the
+///   keep-alive timeout, every stream to that endpoint is closed, so its watches resume elsewhere.
 /// - A request that may have reached the server is not sent again unless it is idempotent.
 /// - Connections are kept alive and reused; a reused connection the server had already closed is
 ///   replaced before use.
@@ -40,7 +40,7 @@ final class HTTPTransport: Sendable {
     let endpoints: [Endpoint]
     let dialTimeout: Duration
     let requestTimeout: Duration
-    /// When a silent stream's endpoint is probed, and how long the probe may take; nil: never.
+    /// When a silent endpoint with open streams is probed, and how long the probe may take; nil: never.
     let keepAlive: (time: Duration, timeout: Duration)?
     let sleeper: Sleeper
     let taskExecutor: (any TaskExecutor)?
@@ -56,8 +56,8 @@ final class HTTPTransport: Sendable {
         var streams: [ObjectIdentifier: Int] = [:]
         /// Per endpoint, a count of everything heard from it: replies, stream lines, probes answered.
         var heard: [UInt64]
-        /// Per endpoint, whether a keep-alive probe is under way.
-        var probing: [Bool]
+        /// Per endpoint, the keep-alive watchdog, while streams to it are open.
+        var keepAliveWatchdogs: [Task<Void, any Error>?]
     }
     private let state: Mutex<State>
     private static let maximumIdlePerEndpoint = 16
@@ -77,7 +77,7 @@ final class HTTPTransport: Sendable {
                 healthy: Array(repeating: true, count: endpoints.count),
                 idle: Array(repeating: [], count: endpoints.count),
                 heard: Array(repeating: 0, count: endpoints.count),
-                probing: Array(repeating: false, count: endpoints.count)))
+                keepAliveWatchdogs: Array(repeating: nil, count: endpoints.count)))
     }
 
     deinit { close() }
@@ -85,12 +85,16 @@ final class HTTPTransport: Sendable {
     /// Closes every connection, idle or busy (watch streams included); later calls fail with
     /// `alreadyClosed`.
     func close() {
-        let connections = state.withLock { state in
+        let (connections, watchdogs) = state.withLock { state in
             state.closed = true
             state.idle = state.idle.map { _ in [] }
-            defer { state.live = [:] }
-            return Array(state.live.values)
+            defer {
+                state.live = [:]
+                state.keepAliveWatchdogs = state.keepAliveWatchdogs.map { _ in nil }
+            }
+            return (Array(state.live.values), state.keepAliveWatchdogs.compactMap { $0 })
         }
+        for watchdog in watchdogs { watchdog.cancel() }
         for connection in connections { connection.close(TransportFailure.closed()) }
     }
 
@@ -326,12 +330,19 @@ final class HTTPTransport: Sendable {
         if !keep { connection.close() }
     }
 
-    /// Closes a connection that will not be reused.
+    /// Closes a connection that will not be reused; stops its endpoint's keep-alive watchdog when it
+    /// was the last stream there.
     func release(_ connection: SocketConnection) {
-        state.withLock { state in
-            state.live[ObjectIdentifier(connection)] = nil
-            state.streams[ObjectIdentifier(connection)] = nil
+        let id = ObjectIdentifier(connection)
+        let unneeded: Task<Void, any Error>? = state.withLock { state in
+            state.live[id] = nil
+            guard let index = state.streams.removeValue(forKey: id), !state.streams.values.contains(index) else {
+                return nil
+            }
+            defer { state.keepAliveWatchdogs[index] = nil }
+            return state.keepAliveWatchdogs[index]
         }
+        unneeded?.cancel()
         connection.close()
     }
 
@@ -364,15 +375,9 @@ final class HTTPTransport: Sendable {
                     connection.close(
                         TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
                 }
-                state.withLock { $0.streams[ObjectIdentifier(connection)] = index }
-                let keepAliveWatchdog = keepAlive.map { keepAlive in
-                    Task(executorPreference: taskExecutor) { [self] in
-                        try await watchOverStreams(to: index, every: keepAlive.time, timeout: keepAlive.timeout)
-                    }
-                }
+                registerStream(connection, to: index)
                 return StreamConnection(
-                    socket: connection, endpointIndex: index, transport: self, firstLineWatchdog: watchdog,
-                    keepAliveWatchdog: keepAliveWatchdog)
+                    socket: connection, endpointIndex: index, transport: self, firstLineWatchdog: watchdog)
             } catch let failure as TransportFailure {
                 markUnhealthy(index)
                 lastFailure = failure
@@ -385,39 +390,42 @@ final class HTTPTransport: Sendable {
 
     // MARK: - Keep-alive
 
-    /// Runs for as long as one stream to `index` is open: after every `interval` in which nothing was
-    /// heard from `index`, probes it (one probe at a time per endpoint).
+    /// Records an open stream to `index`; starts the endpoint's keep-alive watchdog with its first.
+    private func registerStream(_ connection: SocketConnection, to index: Int) {
+        state.withLock { state in
+            state.streams[ObjectIdentifier(connection)] = index
+            guard let keepAlive, state.keepAliveWatchdogs[index] == nil else { return }
+            state.keepAliveWatchdogs[index] = Task(executorPreference: taskExecutor) { [self] in
+                try await watchOverStreams(to: index, every: keepAlive.time, timeout: keepAlive.timeout)
+            }
+        }
+    }
+
+    /// Runs while streams to `index` are open: after every `interval` in which nothing was heard from
+    /// `index`, probes it.
     private func watchOverStreams(to index: Int, every interval: Duration, timeout: Duration) async throws {
         var seen = state.withLock { $0.heard[index] }
         while true {
             try await sleeper.sleep(for: interval)
-            let now = state.withLock { $0.heard[index] }
-            if now == seen { await probeStreams(to: index, timeout: timeout) }
+            if state.withLock({ $0.heard[index] }) == seen { try await probeStreams(to: index, timeout: timeout) }
             seen = state.withLock { $0.heard[index] }
         }
     }
 
     /// Asks `index` for `/version` within `timeout`. An answer counts as heard; no answer closes every
     /// stream to `index` (their readers then see the connection fail and reconnect) and marks it
-    /// failed. Returns at once when a probe of `index` is already under way.
-    private func probeStreams(to index: Int, timeout: Duration) async {
-        let started = state.withLock { state -> Bool in
-            guard !state.probing[index] else { return false }
-            state.probing[index] = true
-            return true
-        }
-        guard started else { return }
-        defer { state.withLock { $0.probing[index] = false } }
+    /// failed.
+    private func probeStreams(to index: Int, timeout: Duration) async throws {
         do {
             _ = try await send(
                 index, method: "GET", path: "/version", body: Data(), token: nil, timeout: timeout, idempotent: true)
             state.withLock { $0.heard[index] &+= 1 }
         } catch is CancellationError {
-            return
+            throw CancellationError()
         } catch {
             markUnhealthy(index)
             let silent = state.withLock { state in
-                state.live.filter { state.streams[$0.key] == index }.map(\.value)
+                state.streams.filter { $0.value == index }.compactMap { state.live[$0.key] }
             }
             let failure = TransportFailure(
                 kind: .timeout, endpoint: endpoints[index].url, underlying: nil, timeout: timeout,

@@ -12,8 +12,6 @@ struct StreamConnection: Sendable {
     let transport: HTTPTransport
     /// Closes the connection with `timeout` unless the first line arrives in time.
     let firstLineWatchdog: Task<Void, any Error>
-    /// Probes the endpoint while the stream is silent (see ``HTTPTransport``); nil when off.
-    let keepAliveWatchdog: Task<Void, any Error>?
 
     private var parser = HTTPResponseParser()
     private var head: HTTPHead?
@@ -24,14 +22,12 @@ struct StreamConnection: Sendable {
     private var ended = false
 
     init(
-        socket: SocketConnection, endpointIndex: Int, transport: HTTPTransport,
-        firstLineWatchdog: Task<Void, any Error>, keepAliveWatchdog: Task<Void, any Error>?
+        socket: SocketConnection, endpointIndex: Int, transport: HTTPTransport, firstLineWatchdog: Task<Void, any Error>
     ) {
         self.socket = socket
         self.endpointIndex = endpointIndex
         self.transport = transport
         self.firstLineWatchdog = firstLineWatchdog
-        self.keepAliveWatchdog = keepAliveWatchdog
     }
 
     var endpoint: String { transport.endpoints[endpointIndex].url }
@@ -108,7 +104,6 @@ struct StreamConnection: Sendable {
     /// Closes the connection (etcd then cancels the watch) and forgets it.
     func cancel() {
         firstLineWatchdog.cancel()
-        keepAliveWatchdog?.cancel()
         transport.release(socket)
     }
 }

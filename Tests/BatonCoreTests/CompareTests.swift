@@ -8,7 +8,7 @@ import Testing
     struct Case: Sendable, CustomTestStringConvertible {
         var compare: Compare
         var holds: Bool
-        var testDescription: String { "\(compare.key) \(compare.target) \(compare.op) → \(holds)" }
+        var testDescription: String { "\(compare.range) \(compare.target) \(compare.op) → \(holds)" }
 
         init(_ key: Key, _ target: Compare.Target, _ op: Compare.Operator, _ holds: Bool) {
             compare = Compare(key, target, op)

@@ -30,14 +30,9 @@ import Testing
                 await a.close(); await b.close()
             }
         }
-        let sessionA = try await a.session(ttl: ttl), sessionB = try await b.session(ttl: ttl)
-        let grant = try await sessionA.mutex("c").lock()
-        let waiter = Task { try await sessionB.mutex("c").lock() }
-        try await waitForKeys(a.backend, "c/", count: 2)
-        // The waiter is parked on its two watches (of its predecessor and its own key), which go to
-        // the first endpoint. (Killed before that, its waiter-key transaction could be cut off after
-        // etcd applied it: lock() then fails and leaves the key behind — a known issue.)
-        #expect(await victim.waitForMetric(FaultTests.watchers) { $0 == 2 } == 2)
+        // Killed before the waiter is parked, its waiter-key transaction could be cut off after etcd
+        // applied it: lock() then fails and leaves the key behind — a known issue.
+        let (sessionA, sessionB, grant, waiter) = try await queue(on: "c", a, b, ttl: ttl, parkedAt: victim)
         await victim.kill()
         let killed = ContinuousClock.now
         if victim === leader {
@@ -87,10 +82,7 @@ import Testing
                 await a.close(); await b.close()
             }
         }
-        let sessionA = try await a.session(ttl: .seconds(10)), sessionB = try await b.session(ttl: .seconds(10))
-        let grant = try await sessionA.mutex("f").lock()
-        let waiter = Task { try await sessionB.mutex("f").lock() }
-        #expect(await victim.waitForMetric(FaultTests.watchers) { $0 == 2 } == 2)  // the waiter is parked
+        let (_, sessionB, grant, waiter) = try await queue(on: "f", a, b, ttl: .seconds(10), parkedAt: victim)
 
         victim.pause()
         defer { victim.resume() }
@@ -137,10 +129,7 @@ import Testing
                 await a.close(); await b.close()
             }
         }
-        let sessionA = try await a.session(ttl: .seconds(10)), sessionB = try await b.session(ttl: .seconds(10))
-        let grant = try await sessionA.mutex("u").lock()
-        let waiter = Task { try await sessionB.mutex("u").lock() }
-        #expect(await leader.waitForMetric(FaultTests.watchers) { $0 == 2 } == 2)  // the waiter is parked
+        let (sessionA, _, grant, waiter) = try await queue(on: "u", a, b, ttl: .seconds(10), parkedAt: leader)
 
         await leader.kill()
         try await bounded(FaultTests.slack + .seconds(6), "unlock across the election") { try await grant.unlock() }
@@ -149,5 +138,18 @@ import Testing
         let next = try await bounded(FaultTests.slack, "the waiter's lock()") { try await waiter.value }
         #expect(next.fencingToken > grant.fencingToken)
         try await next.unlock()
+    }
+
+    /// A session of `a` holding lock `name` and one of `b` waiting for it, parked on its two watches
+    /// (of its predecessor and of its own key) at `member`.
+    private func queue(
+        on name: String, _ a: BatonClient, _ b: BatonClient, ttl: Duration, parkedAt member: EtcdServer
+    ) async throws -> (holder: Session, waiting: Session, grant: LockGrant, waiter: Task<LockGrant, any Error>) {
+        let holder = try await a.session(ttl: ttl), waiting = try await b.session(ttl: ttl)
+        let grant = try await holder.mutex(name).lock()
+        let waiter = Task { try await waiting.mutex(name).lock() }
+        try await waitForKeys(a.backend, "\(name)/", count: 2)
+        #expect(await member.waitForMetric(FaultTests.watchers) { $0 == 2 } == 2)
+        return (holder, waiting, grant, waiter)
     }
 }
