@@ -59,13 +59,19 @@ public final class EtcdctlProcess: Sendable, CustomStringConvertible {
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
         let child = EtcdctlProcess(arguments: arguments, process: process)
-        output.fileHandleForReading.readabilityHandler = { [weak child] handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            child?.received(data)
-        }
         process.terminationHandler = { [weak child] process in child?.exited(process.terminationStatus) }
         try process.run()
+        // Blocking reads on a thread of its own until the end of the output, not a readability handler:
+        // FileHandle closes its descriptor without waiting for the handler's Dispatch source to be
+        // cancelled, the pattern that can crash Dispatch's event loop on Linux.
+        let reader = output.fileHandleForReading
+        Thread { [weak child] in
+            while true {
+                let data = reader.availableData
+                child?.received(data)
+                if data.isEmpty { return }
+            }
+        }.start()
         return child
     }
 

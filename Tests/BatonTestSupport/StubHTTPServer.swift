@@ -67,6 +67,7 @@ public final class StubHTTPServer: Sendable {
         while !stopped.withLock({ $0 }) {
             let connection = accept(listener, nil, nil)
             guard connection >= 0 else { return }
+            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)  // not inherited by the etcd processes tests start
             serve(connection)
         }
     }
