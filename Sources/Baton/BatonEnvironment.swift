@@ -72,7 +72,8 @@ public struct BatonEnvironment: Sendable {
 public struct RecipeMutations: OptionSet, Hashable, Sendable {
     public let rawValue: Int
     public init(rawValue: Int) { self.rawValue = rawValue }
-    /// `unlock` and `resign` delete the key without comparing its create revision.
+    /// A session keeps its key name after an unlock's or resign's delete went unanswered, as etcd's recipe
+    /// does (``Session/retireKeyName()`` does nothing): the delete can land late and take a later turn's key.
     public static let unguardedUnlock = RecipeMutations(rawValue: 1 << 0)
     /// `lock` skips re-reading its own key after the predecessor is gone.
     public static let noRecheck = RecipeMutations(rawValue: 1 << 1)

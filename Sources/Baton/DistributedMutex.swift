@@ -5,7 +5,8 @@ import BatonCore
 ///
 /// Waiters queue in create-revision order (FIFO) and each watches only its immediate predecessor, so
 /// an unlock wakes one waiter, not all. Two tasks sharing a session exclude each other like any two
-/// holders. Keys are `<name>/<lease hex>` as `etcdctl lock <name>` writes them.
+/// holders. Keys are `<name>/<lease hex>` as `etcdctl lock <name>` writes them, or `<name>/<lease hex>-<n>`
+/// once an unlock of the session went unanswered, so that its delete, landing late, takes no later key.
 public struct DistributedMutex: Sendable {
     /// The session the lock is taken through.
     public let session: Session

@@ -4,8 +4,9 @@ import BatonCore
 /// gap-free observation and fenced leadership.
 ///
 /// Candidates queue like mutex waiters (key `<name>/<lease hex>`, value = the proposal); the leader is
-/// the candidate with the lowest create revision, and that revision is its **term**. Proclaim and
-/// resign are transactions guarded by the term, so a deposed leader cannot overwrite its successor.
+/// the candidate with the lowest create revision, and that revision is its **term**. Proclaim is a
+/// transaction guarded by the term, and resign deletes the leader's own key by a name no later term
+/// shares, so a deposed leader can neither overwrite nor delete its successor's key.
 public struct Election: Sendable {
     /// The session campaigns run through.
     public let session: Session

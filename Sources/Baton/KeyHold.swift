@@ -3,8 +3,9 @@ import Synchronization
 
 /// One held waiter key: what a lock grant and a leadership have in common.
 ///
-/// The key's create revision is the fencing token; every release and guarded write compares it, so a
-/// holder whose key expired and was re-created by someone else can never delete or overwrite theirs.
+/// The key's create revision is the fencing token, and every guarded write compares it, so a holder
+/// whose key expired and was re-created by someone else can never overwrite theirs. The release deletes
+/// by name; a name whose delete went unanswered is retired, so no delete can take another turn's key.
 final class KeyHold: Sendable {
     let session: Session
     let name: RecipeName
@@ -40,16 +41,17 @@ final class KeyHold: Sendable {
         return response
     }
 
-    /// Deletes the key if it is still this generation and frees the session's local gate.
+    /// Deletes the key by name, one plain request as in etcd's recipe, and frees the session's local gate.
     ///
-    /// Runs to completion even if the caller is cancelled. A delete whose outcome is unknown (the
-    /// store timed out or dropped the connection — etcd may or may not have applied it) is retried,
-    /// with backoff on the session's clock, until it lands or the session ends: a compare-and-delete is
-    /// safe to repeat, and giving up would strand the key until the lease expires.
-    /// - Parameter guarded: compare the create revision (false only for a planted bug).
+    /// Runs to completion even if the caller is cancelled. A delete whose outcome is unknown (the store
+    /// timed out or dropped the connection: etcd may apply it, even later) first retires the session's
+    /// key name (``Session/retireKeyName()``), so that landing late it finds no later turn's key to take.
+    /// It is then retried, with backoff on the session's clock, until it lands or the session ends:
+    /// giving up would strand the key until the lease expires. After such an attempt, a retry that finds
+    /// the key gone counts as the release (the unanswered attempt took it).
     /// - Throws: `lockReleased` if already released or no longer held; `unavailable` when the session
     ///   ended before the store could be reached (the key then goes with the lease); backend errors.
-    func release(guarded: Bool) async throws {
+    func release() async throws {
         guard
             released.withLock({ (released: inout Bool) -> Bool in
                 defer { released = true }
@@ -57,19 +59,19 @@ final class KeyHold: Sendable {
             })
         else { throw BatonError(.lockReleased, "\(key) was already released") }
         let session = self.session, key = self.key, revision = self.createRevision
-        let delete: TxnRequest =
-            guarded
-            ? TxnRequest(
-                compare: [Compare(key, .createRevision(revision), .equal)],
-                success: [.deleteRange(DeleteRangeRequest(.key(key)))])
-            : TxnRequest(success: [.deleteRange(DeleteRangeRequest(.key(key)))])
         let outcome = await Result {
             try await session.runToCompletion {
                 var backoff = Duration.milliseconds(100)
+                var unanswered = false
                 while true {
                     do {
-                        return try await session.backend.txn(delete).succeeded
+                        let deleted = try await session.backend.deleteRange(DeleteRangeRequest(.key(key))).deleted
+                        return deleted > 0 || unanswered
                     } catch let error as BatonError where error.code == .unavailable || error.code == .timeout {
+                        if !unanswered {
+                            unanswered = true
+                            session.retireKeyName()
+                        }
                         guard session.end == nil else {
                             throw BatonError(
                                 .unavailable, "could not delete \(key); it goes when lease \(session.lease) does",

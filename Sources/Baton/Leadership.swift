@@ -39,7 +39,7 @@ public final class Leadership: Sendable {
     /// - Throws: `notLeader` when already resigned or deposed; backend errors.
     public func resign() async throws {
         do {
-            try await hold.release(guarded: !hold.session.environment.mutations.contains(.unguardedUnlock))
+            try await hold.release()
         } catch let error as BatonError where error.code == .lockReleased {
             throw BatonError(.notLeader, "\(key) does not lead election \(election.name) (term \(term))", cause: error)
         }

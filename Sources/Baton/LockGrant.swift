@@ -16,7 +16,8 @@ public final class LockGrant: Sendable {
         self.hold = hold
     }
 
-    /// The waiter key in the store (`<prefix><name>/<lease hex>`).
+    /// The waiter key in the store: `<prefix><name>/<lease hex>`, or `<prefix><name>/<lease hex>-<n>` once
+    /// an unlock of the session went unanswered.
     public var key: Key { hold.key }
     /// Strictly increasing across successive holders of this name.
     public var fencingToken: Int64 { hold.createRevision }
@@ -35,7 +36,7 @@ public final class LockGrant: Sendable {
     /// - Throws: `lockReleased` when already unlocked or when the lock was lost meanwhile (nothing is
     ///   deleted then: the key, if any, is someone else's); backend errors.
     public func unlock() async throws {
-        try await hold.release(guarded: !hold.session.environment.mutations.contains(.unguardedUnlock))
+        try await hold.release()
         hold.session.environment.events.emit(.lockReleased(name: name, key: key, token: fencingToken))
     }
 

@@ -68,8 +68,10 @@ extension Session {
     /// revision, this key's predecessor: the newest key already under `name`. Without one, the key owns
     /// the name.
     ///
-    /// A key this session left behind earlier (an unlock that failed to reach the store) is deleted and
-    /// created afresh, so every grant gets a new, higher create revision.
+    /// The transaction's guard is that the session has no key under `name` at all, by any of its key
+    /// names (``keys(in:)``). A key it left behind earlier (a delete that failed to reach the store) is
+    /// deleted by its create revision and the create retried, so every grant gets a new, higher create
+    /// revision and no turn waits on a key of its own session.
     ///
     /// When the transaction's outcome is unknown — it timed out, the connection dropped, or the caller
     /// was cancelled mid-request — the store may still apply it later. Then a background task reads the
@@ -78,7 +80,7 @@ extension Session {
     /// `name` until then, and this throws ``WaiterKeyUnresolved`` so the caller leaves the gate to it.
     /// - Throws: `sessionExpired` when the lease is gone; ``WaiterKeyUnresolved``; backend errors.
     private func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> WaiterKey {
-        let key = key(in: name)
+        let key = key(in: name), own = keys(in: name)
         // Before the put, so it reads every key but this one: all of them were created earlier.
         let newest = RangeRequest(
             .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
@@ -86,18 +88,18 @@ extension Session {
             for _ in 0..<3 {
                 let response = try await backend.txn(
                     TxnRequest(
-                        compare: [Compare(key, .createRevision(0), .equal)],
+                        compare: [Compare(own, .createRevision(0), .equal)],
                         success: [.range(newest), .put(PutRequest(key: key, value: value, lease: lease))],
-                        failure: [.range(RangeRequest(.key(key), keysOnly: true))]))
+                        failure: [.range(RangeRequest(own, keysOnly: true))]))
                 if response.succeeded {
                     return WaiterKey(
                         key: key, revision: response.revision, predecessor: response.responses[0].range?.kvs.first)
                 }
-                if let stale = response.responses.first?.range?.kvs.first {
+                for stale in response.responses.first?.range?.kvs ?? [] {
                     _ = try await backend.txn(
                         TxnRequest(
-                            compare: [Compare(key, .createRevision(stale.createRevision), .equal)],
-                            success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
+                            compare: [Compare(stale.key, .createRevision(stale.createRevision), .equal)],
+                            success: [.deleteRange(DeleteRangeRequest(.key(stale.key)))]))
                 }
             }
             throw BatonError(.unavailable, "could not create waiter key \(key): it keeps reappearing")

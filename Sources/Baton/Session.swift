@@ -38,6 +38,8 @@ public final class Session: Sendable {
     let gates: HolderGates
     /// The lease ID in etcd's key form (lowercase hex), computed once.
     private let leaseSuffix: [UInt8]
+    /// How often this session retired its key name (``retireKeyName()``); 0 while it uses etcd's.
+    private let retiredKeyNames = Atomic<Int>(0)
     private let state: Mutex<State>
 
     private struct State {
@@ -144,8 +146,33 @@ public final class Session: Sendable {
         Election(session: self, name: try RecipeName(name, keyPrefix: client.keyPrefix))
     }
 
-    /// This session's waiter or candidate key under `name`: `<prefix><name>/<lease hex>`.
-    func key(in name: RecipeName) -> Key { Key(bytes: name.prefix.bytes + leaseSuffix) }
+    /// This session's waiter or candidate key under `name` for its next turn: `<prefix><name>/<lease hex>`,
+    /// etcd's layout, or `<prefix><name>/<lease hex>-<n>` once the session has retired its key name `n`
+    /// times (``retireKeyName()``).
+    func key(in name: RecipeName) -> Key {
+        let retired = retiredKeyNames.load(ordering: .relaxed)
+        let stem = name.prefix.bytes + leaseSuffix
+        return Key(bytes: retired == 0 ? stem : stem + Array("-\(retired)".utf8))
+    }
+
+    /// Every key name this session has had under `name`: from `<lease hex>` up to `<lease hex>.`, which
+    /// holds `<lease hex>` and `<lease hex>-<n>` but no other lease's (hex digits sort after `.`).
+    func keys(in name: RecipeName) -> KeyRange {
+        let stem = name.prefix.bytes + leaseSuffix
+        return .interval(Key(bytes: stem), Key(bytes: stem + [UInt8(ascii: ".")]))
+    }
+
+    /// Stops using the current key name for later turns, because a delete by that name had an unknown
+    /// outcome: the store may still apply it, and it must then find no later turn's key to take.
+    ///
+    /// Unlock deletes by name, one plain request as in etcd's recipe, where every turn of a session
+    /// reuses `<name>/<lease hex>` — so there a delete that times out and lands late takes the next
+    /// turn's key. A delete that was answered cannot land again (the transport never resends a write
+    /// that may have reached the server), so names change only after unanswered ones.
+    func retireKeyName() {
+        if environment.mutations.contains(.unguardedUnlock) { return }
+        retiredKeyNames.add(1, ordering: .relaxed)
+    }
 
     /// Throws unless the session is alive.
     func checkAlive() throws {

@@ -46,6 +46,10 @@ extension Keyspace {
     func holds(_ compare: Compare) -> Bool {
         guard case .key(let key) = compare.range else {
             let upper = compare.range.upperBound
+            // Mostly the range is empty (the recipes compare a session's own keys under a name): one
+            // walk down the tree finds that, without an iterator.
+            guard let first = live.first(atLeast: compare.range.lowerBound), upper.map({ first.key < $0 }) ?? true
+            else { return Self.holds(compare, on: nil) }
             var any = false
             for (key, kv) in live.ascending(from: compare.range.lowerBound) {
                 if let upper, key >= upper { break }

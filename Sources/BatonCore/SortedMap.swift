@@ -107,8 +107,19 @@ struct SortedMap<Key: Comparable, Value> {
         return (keys[Int(index)], values[Int(index)])
     }
 
-    /// The element with the smallest key `>= key` (a lower bound).
-    func first(atLeast key: Key) -> Element? { Self.firstElement(ascending(from: key)) }
+    /// The element with the smallest key `>= key` (a lower bound): one walk down, no iterator.
+    func first(atLeast key: Key) -> Element? {
+        var index = root, found: Int32 = -1
+        while index >= 0 {
+            if keys[Int(index)] < key {
+                index = links[Int(index)].right
+            } else {
+                found = index
+                index = links[Int(index)].left
+            }
+        }
+        return found >= 0 ? (keys[Int(found)], values[Int(found)]) : nil
+    }
     /// The element with the smallest key `> key` (an upper bound).
     func first(greaterThan key: Key) -> Element? { Self.firstElement(ascending(startingAt: { key < $0 })) }
     /// The element with the largest key `< key` (the predecessor).

@@ -1,5 +1,6 @@
 import Baton
 import BatonCore
+import Synchronization
 import Testing
 
 /// The mutex recipe's contract, run against every backend.
@@ -15,6 +16,57 @@ import Testing
         try await grant.unlock()
         #expect(!grant.isHeld)
         #expect(try await h.keys("jobs/").isEmpty)
+        await h.close()
+    }
+
+    /// An unlock whose delete etcd applied but never answered, then that delete again, as the store would
+    /// apply it if it landed late: after the session's next lock, it must take nothing. With etcd's
+    /// recipe (the `unguardedUnlock` mutation: the session keeps its key name) it takes the new key.
+    @Test(arguments: BackendKind.allCases)
+    func anUnansweredUnlockRetiresTheKeyName(_ kind: BackendKind) async throws {
+        let h = try await Harness(kind)
+        for mutations in [RecipeMutations(), .unguardedUnlock] {
+            let environment = BatonEnvironment(clock: h.clock, random: RandomSource(seed: 2), mutations: mutations)
+            let backend = FirstDeleteUnanswered(try h.client().backend)
+            let session = try await BatonClient(backend: backend, environment: environment).session()
+            let mutex = try session.mutex("jobs")
+            let first = try await mutex.lock()
+            #expect(first.key == Key("jobs/\(session.lease.hex)"))
+            let unlock = Task { try await first.unlock() }
+            await h.clock.waitForSleepers(1, within: .milliseconds(100))  // the retry's backoff
+            h.clock.advance(by: .milliseconds(100))
+            try await unlock.value  // the retry found the key gone: the unanswered delete took it
+            let second = try await mutex.lock()
+            let lateDelete = try await h.store.deleteRange(DeleteRangeRequest(.key(first.key)))
+            if mutations.isEmpty {
+                #expect(second.key == Key("jobs/\(session.lease.hex)-1"))
+                #expect(lateDelete.deleted == 0)
+                #expect(try await h.keys("jobs/") == [second.key.description])
+                try await second.unlock()
+            } else {
+                #expect(second.key == first.key)
+                #expect(lateDelete.deleted == 1)  // the defect: the next turn's key is gone
+                await expectBatonError(.lockReleased) { try await second.unlock() }
+            }
+            try await session.close()
+        }
+        await h.close()
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func aKeyAnEarlierTurnLeftBehindIsDeletedByTheNext(_ kind: BackendKind) async throws {
+        let h = try await Harness(kind)
+        let session = try await h.session()
+        // A key of this session's under an earlier, retired name: what an unlock that never reached the
+        // store leaves behind. And a key of another lease whose hex starts with this one's.
+        let leftover = Key("jobs/\(session.lease.hex)-3"), other = Key("jobs/\(session.lease.hex)0")
+        _ = try await h.store.put(PutRequest(key: leftover, lease: session.lease))
+        let grant = try await session.mutex("jobs").tryLock()  // `locked` if it waited on its own key
+        #expect(try await h.keys("jobs/") == [grant.key.description])
+        try await grant.unlock()
+        _ = try await h.store.put(PutRequest(key: other))
+        await expectBatonError(.locked) { try await session.mutex("jobs").tryLock() }
+        #expect(try await h.keys("jobs/") == [other.description])
         await h.close()
     }
 
@@ -170,5 +222,24 @@ import Testing
         #expect(try await h.keys("t/") == [holder.key.description])
         try await holder.unlock()
         await h.close()
+    }
+}
+
+/// A backend whose first delete is applied but answered with a timeout, as a store that applied it
+/// after the client gave up would be.
+private final class FirstDeleteUnanswered: ForwardingBackend {
+    let store: any Backend
+    private let answered = Mutex(false)
+    init(_ store: any Backend) { self.store = store }
+
+    func deleteRange(_ request: DeleteRangeRequest) async throws -> DeleteRangeResponse {
+        let response = try await store.deleteRange(request)
+        if answered.withLock({ (answered: inout Bool) -> Bool in
+            defer { answered = true }
+            return answered
+        }) {
+            return response
+        }
+        throw BatonError(.timeout, "the delete was applied, but its answer never came")
     }
 }
