@@ -7,12 +7,12 @@ import Synchronization
 /// Three cases, each with sessions reused across cycles: one client; eight clients on eight names;
 /// eight clients on one name. "N clients" are N separate ``BatonClient``s, each with its own gateway
 /// (its own connections) and session, in this one process. An uncontended cycle is two round trips
-/// (the waiter-key transaction and the unlock transaction), so its limit is the rate of a
-/// put+delete pair through the same clients. Two more lines, for diagnosis, give rates against the
-/// same limit of transactions sent by hand, without the recipe: the recipe's two (the gap between
-/// them and the first line is the recipe's own cost), and the least any safe cycle sends, a
-/// create-if-absent and a compare-and-delete with nothing else in them (the gap between those and
-/// put+delete is etcd's cost of a transaction, a ceiling for every transaction-based lock).
+/// (the waiter-key transaction and the unlock's delete), so its limit is the rate of a put+delete pair
+/// through the same clients. Two more lines, for diagnosis, give rates against the same limit of
+/// requests sent by hand, without the recipe: the recipe's two (the gap between them and the first
+/// line is the recipe's own cost), and the least any safe cycle sends, a create-if-absent transaction
+/// with one compare and one put, and a delete (the gap between those and put+delete is etcd's cost of
+/// a transaction, a ceiling for every lock that creates its key in one).
 ///
 /// Each case alternates with its baseline in three rounds, so a machine whose load changes during
 /// the run skews both alike. `ratio` is value / baseline: the share of the limit reached (targets:
