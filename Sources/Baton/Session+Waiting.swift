@@ -69,7 +69,7 @@ extension Session {
     /// the name.
     ///
     /// The transaction's guard is that the session has no key under `name` at all, by any of its key
-    /// names (``keys(in:)``). A key it left behind earlier (a delete that failed to reach the store) is
+    /// names (``keyNames(in:)``). A key it left behind earlier (a delete that failed to reach the store) is
     /// deleted by its create revision and the create retried, so every grant gets a new, higher create
     /// revision and no turn waits on a key of its own session.
     ///
@@ -80,7 +80,7 @@ extension Session {
     /// `name` until then, and this throws ``WaiterKeyUnresolved`` so the caller leaves the gate to it.
     /// - Throws: `sessionExpired` when the lease is gone; ``WaiterKeyUnresolved``; backend errors.
     private func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> WaiterKey {
-        let key = key(in: name), own = keys(in: name)
+        let (key, own) = keyNames(in: name)
         // Before the put, so it reads every key but this one: all of them were created earlier.
         let newest = RangeRequest(
             .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
@@ -102,7 +102,7 @@ extension Session {
                             success: [.deleteRange(DeleteRangeRequest(.key(stale.key)))]))
                 }
             }
-            throw BatonError(.unavailable, "could not create waiter key \(key): it keeps reappearing")
+            throw BatonError(.unavailable, "could not create waiter key \(key): keys of this session keep reappearing")
         } catch let error as BatonError where error.code == .leaseNotFound {
             throw BatonError(.sessionExpired, "session \(lease) expired", cause: error)
         } catch {

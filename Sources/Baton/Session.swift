@@ -146,20 +146,19 @@ public final class Session: Sendable {
         Election(session: self, name: try RecipeName(name, keyPrefix: client.keyPrefix))
     }
 
-    /// This session's waiter or candidate key under `name` for its next turn: `<prefix><name>/<lease hex>`,
-    /// etcd's layout, or `<prefix><name>/<lease hex>-<n>` once the session has retired its key name `n`
-    /// times (``retireKeyName()``).
-    func key(in name: RecipeName) -> Key {
+    /// This session's waiter or candidate key under `name` for its next turn, and the range of every
+    /// key name the session has had under `name`.
+    ///
+    /// The key is `<prefix><name>/<lease hex>`, etcd's layout, or `<prefix><name>/<lease hex>-<n>` once
+    /// the session has retired its key name `n` times (``retireKeyName()``). The range runs from
+    /// `<lease hex>` up to `<lease hex>.`: it holds `<lease hex>` and `<lease hex>-<n>` but no other
+    /// lease's keys (hex digits sort after `.`).
+    func keyNames(in name: RecipeName) -> (key: Key, own: KeyRange) {
         let retired = retiredKeyNames.load(ordering: .relaxed)
         let stem = name.prefix.bytes + leaseSuffix
-        return Key(bytes: retired == 0 ? stem : stem + Array("-\(retired)".utf8))
-    }
-
-    /// Every key name this session has had under `name`: from `<lease hex>` up to `<lease hex>.`, which
-    /// holds `<lease hex>` and `<lease hex>-<n>` but no other lease's (hex digits sort after `.`).
-    func keys(in name: RecipeName) -> KeyRange {
-        let stem = name.prefix.bytes + leaseSuffix
-        return .interval(Key(bytes: stem), Key(bytes: stem + [UInt8(ascii: ".")]))
+        let first = Key(bytes: stem)
+        let key = retired == 0 ? first : Key(bytes: stem + Array("-\(retired)".utf8))
+        return (key, .interval(first, Key(bytes: stem + [UInt8(ascii: ".")])))
     }
 
     /// Stops using the current key name for later turns, because a delete by that name had an unknown
