@@ -10,11 +10,12 @@ import BatonCore
 public struct DistributedMutex: Sendable {
     /// The session the lock is taken through.
     public let session: Session
-    let recipe: RecipeName
+    let turns: Turns
+    var recipe: RecipeName { turns.name }
 
-    init(session: Session, name: RecipeName) {
+    init(session: Session, turns: Turns) {
         self.session = session
-        self.recipe = name
+        self.turns = turns
     }
 
     /// The lock's name.
@@ -27,7 +28,7 @@ public struct DistributedMutex: Sendable {
     /// waiting, throws at once.
     /// - Throws: `CancellationError`; `sessionExpired` / `alreadyClosed` when the session ends;
     ///   `lockLost` when the waiter key vanished while waiting; backend errors.
-    public func lock() async throws -> LockGrant {
+    public nonisolated(nonsending) func lock() async throws -> LockGrant {
         try await acquire(wait: true)
     }
 
@@ -55,7 +56,7 @@ public struct DistributedMutex: Sendable {
     /// Takes the lock only if nobody holds it.
     /// - Throws: `locked` when another holder (another session, or another task of this one) has it;
     ///   `sessionExpired` / `alreadyClosed`; backend errors.
-    public func tryLock() async throws -> LockGrant {
+    public nonisolated(nonsending) func tryLock() async throws -> LockGrant {
         try await acquire(wait: false)
     }
 
@@ -106,10 +107,10 @@ public struct DistributedMutex: Sendable {
         }
     }
 
-    private func acquire(wait: Bool) async throws -> LockGrant {
+    private nonisolated(nonsending) func acquire(wait: Bool) async throws -> LockGrant {
         let events = session.environment.events
         let waiter = try await session.takeTurn(
-            recipe, value: [], wait: wait, recheck: !session.environment.mutations.contains(.noRecheck)
+            turns, value: [], wait: wait, recheck: !session.environment.mutations.contains(.noRecheck)
         ) { waiter in events.emit(.lockWaiting(name: name, key: waiter.key, token: waiter.revision)) }
         events.emit(.lockAcquired(name: name, key: waiter.key, token: waiter.revision))
         return LockGrant(hold: KeyHold(session: session, name: recipe, waiter: waiter))

@@ -10,11 +10,12 @@ import BatonCore
 public struct Election: Sendable {
     /// The session campaigns run through.
     public let session: Session
-    let recipe: RecipeName
+    let turns: Turns
+    var recipe: RecipeName { turns.name }
 
-    init(session: Session, name: RecipeName) {
+    init(session: Session, turns: Turns) {
         self.session = session
-        self.recipe = name
+        self.turns = turns
     }
 
     /// The election's name.
@@ -29,7 +30,7 @@ public struct Election: Sendable {
     ///   key vanished while waiting; backend errors.
     public func campaign(_ value: String) async throws -> Leadership {
         let waiter = try await session.takeTurn(
-            recipe, value: Array(value.utf8), wait: true,
+            turns, value: Array(value.utf8), wait: true,
             onlyOnce: session.environment.mutations.contains(.unguardedCampaign))
         session.environment.events.emit(.leaderElected(election: name, key: waiter.key, term: waiter.revision))
         return Leadership(

@@ -51,41 +51,44 @@ final class KeyHold: Sendable {
     /// the key gone counts as the release (the unanswered attempt took it).
     /// - Throws: `lockReleased` if already released or no longer held; `unavailable` when the session
     ///   ended before the store could be reached (the key then goes with the lease); backend errors.
-    func release() async throws {
+    nonisolated(nonsending) func release() async throws {
         guard
             released.withLock({ (released: inout Bool) -> Bool in
                 defer { released = true }
                 return !released
             })
         else { throw BatonError(.lockReleased, "\(key) was already released") }
-        let session = self.session, key = self.key, revision = self.createRevision
         let outcome = await Result {
-            try await session.runToCompletion {
-                var backoff = Duration.milliseconds(100)
-                var unanswered = false
-                while true {
-                    do {
-                        let deleted = try await session.backend.deleteRange(DeleteRangeRequest(.key(key))).deleted
-                        return deleted > 0 || unanswered
-                    } catch let error as BatonError where error.code == .unavailable || error.code == .timeout {
-                        if !unanswered {
-                            unanswered = true
-                            session.retireKeyName()
-                        }
-                        guard session.end == nil else {
-                            throw BatonError(
-                                .unavailable, "could not delete \(key); it goes when lease \(session.lease) does",
-                                cause: error)
-                        }
-                        try await session.environment.sleep(for: backoff)
-                        backoff = min(backoff * 2, .seconds(1))
-                    }
-                }
-            }
+            // Inline when the store completes cancelled requests anyway (no closure to allocate).
+            if session.backend.completesCancelledRequests { return try await deleteByName() }
+            return try await session.runToCompletion { try await self.deleteByName() }
         }
         await session.gates.release(name.prefix)
         guard try outcome.get() else {
-            throw BatonError(.lockReleased, "\(key) was not held any more (token \(revision))")
+            throw BatonError(.lockReleased, "\(key) was not held any more (token \(createRevision))")
+        }
+    }
+
+    /// The release's delete, retried while unanswered (see ``release()``). - Returns: whether it took
+    /// the key, or an unanswered attempt may have.
+    private nonisolated(nonsending) func deleteByName() async throws -> Bool {
+        var backoff = Duration.milliseconds(100)
+        var unanswered = false
+        while true {
+            do {
+                return try await session.backend.deleteRange(DeleteRangeRequest(.key(key))).deleted > 0 || unanswered
+            } catch let error as BatonError where error.code == .unavailable || error.code == .timeout {
+                if !unanswered {
+                    unanswered = true
+                    session.retireKeyName()
+                }
+                guard session.end == nil else {
+                    throw BatonError(
+                        .unavailable, "could not delete \(key); it goes when lease \(session.lease) does", cause: error)
+                }
+                try await session.environment.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(1))
+            }
         }
     }
 }

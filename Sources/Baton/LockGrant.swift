@@ -35,7 +35,7 @@ public final class LockGrant: Sendable {
     /// Completes even if the calling task is cancelled.
     /// - Throws: `lockReleased` when already unlocked or when the lock was lost meanwhile (nothing is
     ///   deleted then: the key, if any, is someone else's); backend errors.
-    public func unlock() async throws {
+    public nonisolated(nonsending) func unlock() async throws {
         try await hold.release()
         hold.session.environment.events.emit(.lockReleased(name: name, key: key, token: fencingToken))
     }

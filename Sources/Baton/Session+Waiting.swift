@@ -4,7 +4,7 @@ import BatonEtcd
 /// The queue discipline shared by mutexes and elections: a waiter key per session under a name's
 /// prefix, ordered by create revision, each waiter watching only its immediate predecessor.
 extension Session {
-    /// Takes this session's turn under `name`, as mutexes and elections both do: the session's local
+    /// Takes this session's turn under `turns`' name, as mutexes and elections both do: the session's local
     /// gate for the name, then a waiter key, then (when `wait`) the wait for every earlier key.
     /// Returns the key once it owns the name; the caller then holds the gate until it releases the key.
     ///
@@ -19,10 +19,11 @@ extension Session {
     ///   - onWaiting: called once if the key has to wait.
     /// - Throws: `locked`; `CancellationError`; `sessionExpired` / `alreadyClosed`; `lockLost`;
     ///   backend errors.
-    func takeTurn(
-        _ name: RecipeName, value: [UInt8], wait: Bool, recheck: Bool = true, onlyOnce: Bool = false,
+    nonisolated(nonsending) func takeTurn(
+        _ turns: Turns, value: [UInt8], wait: Bool, recheck: Bool = true, onlyOnce: Bool = false,
         onWaiting: (WaiterKey) -> Void = { _ in }
     ) async throws -> WaiterKey {
+        let name = turns.name
         try checkAlive()
         if wait {
             try await gates.acquire(name.prefix)
@@ -30,7 +31,7 @@ extension Session {
             throw BatonError(.locked, "\(name.name) is held by another task of session \(lease)")
         }
         do {
-            let waiter = try await createWaiterKey(name, value: value)
+            let waiter = try await createWaiterKey(turns, value: value)
             do {
                 if !waiter.owns {
                     guard wait else {
@@ -64,12 +65,12 @@ extension Session {
         }
     }
 
-    /// Creates this session's waiter key under `name` in one transaction that first reads, in the same
-    /// revision, this key's predecessor: the newest key already under `name`. Without one, the key owns
-    /// the name.
+    /// Creates this session's waiter key under `turns`' name in one transaction that first reads, in the
+    /// same revision, this key's predecessor: the newest key already under the name. Without one, the key
+    /// owns the name.
     ///
-    /// The transaction's guard is that the session has no key under `name` at all, by any of its key
-    /// names (``keyNames(in:)``). A key it left behind earlier (a delete that failed to reach the store) is
+    /// The transaction's guard is that the session has no key under the name at all, by any of its key
+    /// names (``Turns/noOwnKey``). A key it left behind earlier (a delete that failed to reach the store) is
     /// deleted by its create revision and the create retried, so every grant gets a new, higher create
     /// revision and no turn waits on a key of its own session.
     ///
@@ -77,20 +78,17 @@ extension Session {
     /// was cancelled mid-request — the store may still apply it later. Then a background task reads the
     /// key and deletes it by its create revision (a delete by lease alone could land late and take a
     /// later generation), retrying until it knows or the session ends; it keeps the session's gate for
-    /// `name` until then, and this throws ``WaiterKeyUnresolved`` so the caller leaves the gate to it.
+    /// the name until then, and this throws ``WaiterKeyUnresolved`` so the caller leaves the gate to it.
     /// - Throws: `sessionExpired` when the lease is gone; ``WaiterKeyUnresolved``; backend errors.
-    private func createWaiterKey(_ name: RecipeName, value: [UInt8]) async throws -> WaiterKey {
-        let (key, own) = keyNames(in: name)
-        // Before the put, so it reads every key but this one: all of them were created earlier.
-        let newest = RangeRequest(
-            .prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
+    private nonisolated(nonsending) func createWaiterKey(_ turns: Turns, value: [UInt8]) async throws -> WaiterKey {
+        let key = key(of: turns)
         do {
             for _ in 0..<3 {
                 let response = try await backend.txn(
                     TxnRequest(
-                        compare: [Compare(own, .createRevision(0), .equal)],
-                        success: [.range(newest), .put(PutRequest(key: key, value: value, lease: lease))],
-                        failure: [.range(RangeRequest(own, keysOnly: true))]))
+                        compare: turns.noOwnKey,
+                        success: turns.create(key, value: value, lease: lease),
+                        failure: turns.readOwnKeys))
                 if response.succeeded {
                     return WaiterKey(
                         key: key, revision: response.revision, predecessor: response.responses[0].range?.kvs.first)
@@ -107,7 +105,7 @@ extension Session {
             throw BatonError(.sessionExpired, "session \(lease) expired", cause: error)
         } catch {
             guard !backend.completesCancelledRequests, Session.outcomeUnknown(error) else { throw error }
-            environment.spawn { await self.resolveUnknownCreate(key, gate: name.prefix) }
+            environment.spawn { await self.resolveUnknownCreate(key, gate: turns.name.prefix) }
             throw WaiterKeyUnresolved(cause: error)
         }
     }

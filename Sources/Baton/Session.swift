@@ -137,28 +137,27 @@ public final class Session: Sendable {
     /// A mutex on `name` held through this session.
     /// - Throws: `invalidArgument` for an empty name or one containing NUL.
     public func mutex(_ name: String) throws -> DistributedMutex {
-        DistributedMutex(session: self, name: try RecipeName(name, keyPrefix: client.keyPrefix))
+        DistributedMutex(session: self, turns: turns(under: try RecipeName(name, keyPrefix: client.keyPrefix)))
     }
 
     /// An election on `name` campaigned in through this session.
     /// - Throws: `invalidArgument` for an empty name or one containing NUL.
     public func election(_ name: String) throws -> Election {
-        Election(session: self, name: try RecipeName(name, keyPrefix: client.keyPrefix))
+        Election(session: self, turns: turns(under: try RecipeName(name, keyPrefix: client.keyPrefix)))
     }
 
-    /// This session's waiter or candidate key under `name` for its next turn, and the range of every
-    /// key name the session has had under `name`.
-    ///
-    /// The key is `<prefix><name>/<lease hex>`, etcd's layout, or `<prefix><name>/<lease hex>-<n>` once
-    /// the session has retired its key name `n` times (``retireKeyName()``). The range runs from
-    /// `<lease hex>` up to `<lease hex>.`: it holds `<lease hex>` and `<lease hex>-<n>` but no other
-    /// lease's keys (hex digits sort after `.`).
-    func keyNames(in name: RecipeName) -> (key: Key, own: KeyRange) {
-        let retired = retiredKeyNames.load(ordering: .relaxed)
+    /// What this session's turns under `name` share, built once per mutex or election: see ``Turns``.
+    func turns(under name: RecipeName) -> Turns {
         let stem = name.prefix.bytes + leaseSuffix
-        let first = Key(bytes: stem)
-        let key = retired == 0 ? first : Key(bytes: stem + Array("-\(retired)".utf8))
-        return (key, .interval(first, Key(bytes: stem + [UInt8(ascii: ".")])))
+        return Turns(name: name, stem: Key(bytes: stem), end: Key(bytes: stem + [UInt8(ascii: ".")]), lease: lease)
+    }
+
+    /// This session's waiter or candidate key for its next turn under `turns`' name:
+    /// `<prefix><name>/<lease hex>`, etcd's layout, or `<prefix><name>/<lease hex>-<n>` once the session
+    /// has retired its key name `n` times (``retireKeyName()``).
+    func key(of turns: Turns) -> Key {
+        let retired = retiredKeyNames.load(ordering: .relaxed)
+        return retired == 0 ? turns.stem : Key(bytes: turns.stem.bytes + Array("-\(retired)".utf8))
     }
 
     /// Stops using the current key name for later turns, because a delete by that name had an unknown
@@ -284,5 +283,43 @@ public final class Session: Sendable {
         for waiter in waiters { waiter(end) }
         for task in tasks { task.cancel() }
         return true
+    }
+}
+
+/// What every turn of one session under one lock or election name shares: the key names and the
+/// parts of the create transaction that never change. A mutex or election builds it once, so a turn
+/// builds only the put.
+struct Turns: Sendable {
+    /// The lock or election name.
+    let name: RecipeName
+    /// `<prefix><name>/<lease hex>`: the key of every turn while the session keeps etcd's key name.
+    let stem: Key
+    /// The create transaction's guard: the session has no key under the name, by any of its key
+    /// names. The range runs from `<lease hex>` up to `<lease hex>.`: it holds `<lease hex>` and
+    /// `<lease hex>-<n>` but no other lease's keys (hex digits sort after `.`).
+    let noOwnKey: [Compare]
+    /// The create transaction's failure branch: the session's keys under the name.
+    let readOwnKeys: [TxnOp]
+    /// The newest key under the name; read in the create transaction before the put, so it returns
+    /// every key but the new one.
+    let newest: TxnOp
+    /// The create transaction's success branch for a mutex's turn under ``stem``: the read, then the
+    /// put of an empty value on the session's lease.
+    let createStem: [TxnOp]
+
+    init(name: RecipeName, stem: Key, end: Key, lease: LeaseID) {
+        let own = KeyRange.interval(stem, end)
+        self.name = name
+        self.stem = stem
+        self.noOwnKey = [Compare(own, .createRevision(0), .equal)]
+        self.readOwnKeys = [.range(RangeRequest(own, keysOnly: true))]
+        self.newest = .range(
+            RangeRequest(.prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true))
+        self.createStem = [newest, .put(PutRequest(key: stem, value: [], lease: lease))]
+    }
+
+    /// The create transaction's success branch: the read of the newest key, then the put of `key`.
+    func create(_ key: Key, value: [UInt8], lease: LeaseID) -> [TxnOp] {
+        key == stem && value.isEmpty ? createStem : [newest, .put(PutRequest(key: key, value: value, lease: lease))]
     }
 }
