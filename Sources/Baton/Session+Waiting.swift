@@ -70,7 +70,7 @@ extension Session {
     /// owns the name.
     ///
     /// The transaction's guard is that the session has no key under the name at all, by any of its key
-    /// names (``Turns/noOwnKey``). A key it left behind earlier (a delete that failed to reach the store) is
+    /// names (``Turns/own``). A key it left behind earlier (a delete that failed to reach the store) is
     /// deleted by its create revision and the create retried, so every grant gets a new, higher create
     /// revision and no turn waits on a key of its own session.
     ///
@@ -82,13 +82,16 @@ extension Session {
     /// - Throws: `sessionExpired` when the lease is gone; ``WaiterKeyUnresolved``; backend errors.
     private nonisolated(nonsending) func createWaiterKey(_ turns: Turns, value: [UInt8]) async throws -> WaiterKey {
         let key = key(of: turns)
+        // Before the put, so it reads every key but this one: all of them were created earlier.
+        let newest = RangeRequest(
+            .prefix(turns.name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
         do {
             for _ in 0..<3 {
                 let response = try await backend.txn(
                     TxnRequest(
-                        compare: turns.noOwnKey,
-                        success: turns.create(key, value: value, lease: lease),
-                        failure: turns.readOwnKeys))
+                        compare: [Compare(turns.own, .createRevision(0), .equal)],
+                        success: [.range(newest), .put(PutRequest(key: key, value: value, lease: lease))],
+                        failure: [.range(RangeRequest(turns.own, keysOnly: true))]))
                 if response.succeeded {
                     return WaiterKey(
                         key: key, revision: response.revision, predecessor: response.responses[0].range?.kvs.first)

@@ -148,8 +148,8 @@ public final class Session: Sendable {
 
     /// What this session's turns under `name` share, built once per mutex or election: see ``Turns``.
     func turns(under name: RecipeName) -> Turns {
-        let stem = name.prefix.bytes + leaseSuffix
-        return Turns(name: name, stem: Key(bytes: stem), end: Key(bytes: stem + [UInt8(ascii: ".")]), lease: lease)
+        let stem = Key(bytes: name.prefix.bytes + leaseSuffix)
+        return Turns(name: name, stem: stem, own: .interval(stem, stem.appending(".")))
     }
 
     /// This session's waiter or candidate key for its next turn under `turns`' name:
@@ -286,40 +286,14 @@ public final class Session: Sendable {
     }
 }
 
-/// What every turn of one session under one lock or election name shares: the key names and the
-/// parts of the create transaction that never change. A mutex or election builds it once, so a turn
-/// builds only the put.
+/// The key names every turn of one session under one lock or election name uses, built once per mutex
+/// or election rather than on every turn.
 struct Turns: Sendable {
     /// The lock or election name.
     let name: RecipeName
     /// `<prefix><name>/<lease hex>`: the key of every turn while the session keeps etcd's key name.
     let stem: Key
-    /// The create transaction's guard: the session has no key under the name, by any of its key
-    /// names. The range runs from `<lease hex>` up to `<lease hex>.`: it holds `<lease hex>` and
-    /// `<lease hex>-<n>` but no other lease's keys (hex digits sort after `.`).
-    let noOwnKey: [Compare]
-    /// The create transaction's failure branch: the session's keys under the name.
-    let readOwnKeys: [TxnOp]
-    /// The newest key under the name; read in the create transaction before the put, so it returns
-    /// every key but the new one.
-    let newest: TxnOp
-    /// The create transaction's success branch for a mutex's turn under ``stem``: the read, then the
-    /// put of an empty value on the session's lease.
-    let createStem: [TxnOp]
-
-    init(name: RecipeName, stem: Key, end: Key, lease: LeaseID) {
-        let own = KeyRange.interval(stem, end)
-        self.name = name
-        self.stem = stem
-        self.noOwnKey = [Compare(own, .createRevision(0), .equal)]
-        self.readOwnKeys = [.range(RangeRequest(own, keysOnly: true))]
-        self.newest = .range(
-            RangeRequest(.prefix(name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true))
-        self.createStem = [newest, .put(PutRequest(key: stem, value: [], lease: lease))]
-    }
-
-    /// The create transaction's success branch: the read of the newest key, then the put of `key`.
-    func create(_ key: Key, value: [UInt8], lease: LeaseID) -> [TxnOp] {
-        key == stem && value.isEmpty ? createStem : [newest, .put(PutRequest(key: key, value: value, lease: lease))]
-    }
+    /// Every key name the session has had under the name: from `<lease hex>` up to `<lease hex>.`, so
+    /// it holds `<lease hex>` and `<lease hex>-<n>` but no other lease's keys (hex digits sort after `.`).
+    let own: KeyRange
 }
