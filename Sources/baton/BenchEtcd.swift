@@ -303,25 +303,8 @@ private struct EtcdBench {
     /// transaction that, if the session has no key under the name, reads the newest key and creates the
     /// waiter key; then a delete of that key by name.
     private func recipeRequests(_ session: Session) -> [EtcdBenchCycle] {
-        let backend = session.client.backend, lease = session.lease
-        let prefix = Key("\(tag)-txn/"), key = Key("\(tag)-txn/\(lease.hex)")
-        let own = KeyRange.interval(key, Key("\(tag)-txn/\(lease.hex)."))
-        return [
-            {
-                _ = try await backend.txn(
-                    TxnRequest(
-                        compare: [Compare(own, .createRevision(0), .equal)],
-                        success: [
-                            .range(
-                                RangeRequest(
-                                    .prefix(prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
-                            ),
-                            .put(PutRequest(key: key, value: [], lease: lease)),
-                        ],
-                        failure: [.range(RangeRequest(own, keysOnly: true))]))
-                _ = try await backend.deleteRange(DeleteRangeRequest(.key(key)))
-            }
-        ]
+        let requests = RecipeRequests(session.client.backend, prefix: Key("\(tag)-txn/"), lease: session.lease)
+        return [{ try await requests.send() }]
     }
 
     /// The least a safe cycle sends: create the key if absent (one compare, one operation), then delete

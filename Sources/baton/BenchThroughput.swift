@@ -31,6 +31,45 @@ struct BatonCycle: BenchCycle {
     }
 }
 
+/// The two requests of an uncontended lock + unlock as the recipe sends them, without the recipe: a
+/// transaction that, if the session has no key under the name, reads the newest key and creates the
+/// waiter key; then a delete of that key by name.
+struct RecipeRequests: Sendable {
+    let backend: any Backend
+    let create: TxnRequest
+    let delete: DeleteRangeRequest
+
+    /// The requests for the key of `lease` under `prefix` (a lock name's prefix, ending in `/`).
+    init(_ backend: any Backend, prefix: Key, lease: LeaseID) {
+        let key = prefix.appending(lease.hex), own = KeyRange.interval(key, key.appending("."))
+        self.backend = backend
+        self.create = TxnRequest(
+            compare: [Compare(own, .createRevision(0), .equal)],
+            success: [
+                .range(
+                    RangeRequest(.prefix(prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)),
+                .put(PutRequest(key: key, value: [], lease: lease)),
+            ],
+            failure: [.range(RangeRequest(own, keysOnly: true))])
+        self.delete = DeleteRangeRequest(.key(key))
+    }
+
+    /// Sends the transaction, then the delete.
+    func send() async throws {
+        _ = try await backend.txn(create)
+        _ = try await backend.deleteRange(delete)
+    }
+}
+
+/// A cycle of the recipe's two requests, sent by hand to a store.
+struct RecipeRequestsCycle: BenchCycle {
+    let requests: RecipeRequests
+    func cycle(_ counter: BenchCounter) async throws {
+        try await requests.send()
+        counter.value &+= 1
+    }
+}
+
 /// What a timed run counted.
 struct BenchRate: Sendable {
     /// Cycles per second over the measured window.
