@@ -86,6 +86,16 @@ extension Session {
         let newest = RangeRequest(
             .prefix(turns.name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
         do {
+            if !turns.othersSeen.isSet {
+                // Nobody was ahead last time: create the key only if the name has no key at all. Then it
+                // owns the name and there is no predecessor to read.
+                let response = try await backend.txn(
+                    TxnRequest(
+                        compare: [Compare(.prefix(turns.name.prefix), .createRevision(0), .equal)],
+                        success: [.put(PutRequest(key: key, value: value, lease: lease))]))
+                if response.succeeded { return WaiterKey(key: key, revision: response.revision, predecessor: nil) }
+                turns.othersSeen.set(true)
+            }
             for _ in 0..<3 {
                 let response = try await backend.txn(
                     TxnRequest(
@@ -93,8 +103,9 @@ extension Session {
                         success: [.range(newest), .put(PutRequest(key: key, value: value, lease: lease))],
                         failure: [.range(RangeRequest(turns.own, keysOnly: true))]))
                 if response.succeeded {
-                    return WaiterKey(
-                        key: key, revision: response.revision, predecessor: response.responses[0].range?.kvs.first)
+                    let predecessor = response.responses[0].range?.kvs.first
+                    turns.othersSeen.set(predecessor != nil)
+                    return WaiterKey(key: key, revision: response.revision, predecessor: predecessor)
                 }
                 for stale in response.responses.first?.range?.kvs ?? [] {
                     _ = try await backend.txn(

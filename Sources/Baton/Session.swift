@@ -149,7 +149,7 @@ public final class Session: Sendable {
     /// What this session's turns under `name` share, built once per mutex or election: see ``Turns``.
     func turns(under name: RecipeName) -> Turns {
         let stem = Key(bytes: name.prefix.bytes + leaseSuffix)
-        return Turns(name: name, stem: stem, own: .interval(stem, stem.appending(".")))
+        return Turns(name: name, stem: stem, own: .interval(stem, stem.appending(".")), othersSeen: Flag())
     }
 
     /// This session's waiter or candidate key for its next turn under `turns`' name:
@@ -296,4 +296,15 @@ struct Turns: Sendable {
     /// Every key name the session has had under the name: from `<lease hex>` up to `<lease hex>.`, so
     /// it holds `<lease hex>` and `<lease hex>-<n>` but no other lease's keys (hex digits sort after `.`).
     let own: KeyRange
+    /// Whether the last turn found another key under the name. While it did not, the next turn first
+    /// tries the create that needs the name to be free, and reads no predecessor.
+    let othersSeen: Flag
+}
+
+/// A boolean shared by the copies of a value: a hint, so every access is relaxed.
+final class Flag: Sendable {
+    private let value = Atomic(false)
+
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set(_ newValue: Bool) { value.store(newValue, ordering: .relaxed) }
 }

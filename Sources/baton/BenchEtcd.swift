@@ -9,10 +9,11 @@ import Synchronization
 /// (its own connections) and session, in this one process. An uncontended cycle is two round trips
 /// (the waiter-key transaction and the unlock's delete), so its limit is the rate of a put+delete pair
 /// through the same clients. Two more lines, for diagnosis, give rates against the same limit of
-/// requests sent by hand, without the recipe: the recipe's two (the gap between them and the first
-/// line is the recipe's own cost), and the least any safe cycle sends, a create-if-absent transaction
-/// with one compare and one put, and a delete (the gap between those and put+delete is etcd's cost of
-/// a transaction, a ceiling for every lock that creates its key in one).
+/// requests sent by hand, without the recipe: the two an uncontended Baton turn sends, a transaction
+/// with one compare and one put (create the key if the name is free) and a delete — the least any safe
+/// cycle sends, so the gap between them and put+delete is etcd's cost of a transaction, and the gap
+/// between them and the first line is the recipe's own cost; and etcd's lock transaction (compare,
+/// read the newest key, put) with the delete, which is what Baton sends once a name is busy.
 ///
 /// Each case alternates with its baseline in three rounds, so a machine whose load changes during
 /// the run skews both alike. `ratio` is value / baseline: the share of the limit reached (targets:
@@ -239,18 +240,20 @@ private struct EtcdBench {
                 name: "etcd.lock.8clients.1name", description: "lock+unlock, 8 clients on 1 name", value: shared,
                 unit: "cycles/s", baseline: sharedLimit, target: ">= 300 cycles/s"))
         try await printRequestsPerCycle(sharedLocks, counters)
-        let (transactions, transactionsLimit) = try await compare(recipeRequests(single[0]), with: pairs(single))
+        let (short, shortLimit) = try await compare(
+            byHand(single[0], Key("\(tag)-short/"), .ifNameFree), with: pairs(single))
         report(
             EtcdBenchResult(
-                name: "etcd.txnpair.1client", description: "the recipe's two requests by hand, 1 client",
-                value: transactions,
-                unit: "pairs/s", baseline: transactionsLimit, target: nil))
-        let (minimal, minimalLimit) = try await compare(guardedPair(single[0]), with: pairs(single))
+                name: "etcd.byhand.baton.1client",
+                description: "Baton's uncontended requests by hand (create if the name is free; delete), 1 client",
+                value: short, unit: "pairs/s", baseline: shortLimit, target: nil))
+        let (full, fullLimit) = try await compare(
+            byHand(single[0], Key("\(tag)-full/"), .readingPredecessor), with: pairs(single))
         report(
             EtcdBenchResult(
-                name: "etcd.txnpair.minimal.1client",
-                description: "a bare create-if-absent and delete by hand (the ceiling), 1 client", value: minimal,
-                unit: "pairs/s", baseline: minimalLimit, target: nil))
+                name: "etcd.byhand.etcd.1client",
+                description: "etcd's lock transaction and the delete by hand, 1 client", value: full,
+                unit: "pairs/s", baseline: fullLimit, target: nil))
 
         for session in sessions { try? await session.close() }
     }
@@ -299,28 +302,10 @@ private struct EtcdBench {
         }
     }
 
-    /// The two requests of an uncontended cycle as the recipe sends them, without the recipe: a
-    /// transaction that, if the session has no key under the name, reads the newest key and creates the
-    /// waiter key; then a delete of that key by name.
-    private func recipeRequests(_ session: Session) -> [EtcdBenchCycle] {
-        let requests = RecipeRequests(session.client.backend, prefix: Key("\(tag)-txn/"), lease: session.lease)
+    /// A lock + unlock's two requests sent by hand, without the recipe, under `prefix`.
+    private func byHand(_ session: Session, _ prefix: Key, _ create: RecipeRequests.Create) -> [EtcdBenchCycle] {
+        let requests = RecipeRequests(session.client.backend, prefix: prefix, lease: session.lease, create: create)
         return [{ try await requests.send() }]
-    }
-
-    /// The least a safe cycle sends: create the key if absent (one compare, one operation), then delete
-    /// it by name.
-    private func guardedPair(_ session: Session) -> [EtcdBenchCycle] {
-        let backend = session.client.backend, lease = session.lease
-        let key = Key("\(tag)-guarded/\(lease.hex)")
-        return [
-            {
-                _ = try await backend.txn(
-                    TxnRequest(
-                        compare: [Compare(key, .createRevision(0), .equal)],
-                        success: [.put(PutRequest(key: key, value: [], lease: lease))]))
-                _ = try await backend.deleteRange(DeleteRangeRequest(.key(key)))
-            }
-        ]
     }
 
     /// Runs `subject` and `baseline` alternately for ``EtcdBench/rounds`` rounds, each round a

@@ -45,12 +45,13 @@ struct LocalBench {
     }
 
     /// Uncontended lock + unlock on one name with a reused session, against the floor; and, to show
-    /// what the store's part of that costs, the recipe's two store requests sent by hand.
+    /// what the store's part of that costs, the two store requests of such a cycle sent by hand.
     func lockUnlock() async throws -> [BenchRow] {
         let client = try await BatonClient.connect("local:")
         let session = try await client.session()
         let mutex = try session.mutex("bench")
-        let requests = RecipeRequests(client.backend, prefix: "bench-requests/", lease: session.lease)
+        let requests = RecipeRequests(
+            client.backend, prefix: "bench-requests/", lease: session.lease, create: .ifNameFree)
         let (floor, baton) = try await bestRates(
             floor: { [(FloorCycle(mutex: FloorMutex()), BenchCounter())] },
             baton: { [(BatonCycle(mutex: mutex), BenchCounter())] })

@@ -31,26 +31,41 @@ struct BatonCycle: BenchCycle {
     }
 }
 
-/// The two requests of an uncontended lock + unlock as the recipe sends them, without the recipe: a
-/// transaction that, if the session has no key under the name, reads the newest key and creates the
-/// waiter key; then a delete of that key by name.
+/// The two requests of a lock + unlock, sent by hand without the recipe: a create of the waiter key, then
+/// a delete of that key by name.
 struct RecipeRequests: Sendable {
+    /// Which create the requests send.
+    enum Create: Sendable {
+        /// Baton's uncontended turn: create the key if no key at all is under the name.
+        case ifNameFree
+        /// etcd's lock transaction (and Baton's when the name was busy): if the session has no key
+        /// under the name, read the newest key and create the waiter key.
+        case readingPredecessor
+    }
+
     let backend: any Backend
     let create: TxnRequest
     let delete: DeleteRangeRequest
 
     /// The requests for the key of `lease` under `prefix` (a lock name's prefix, ending in `/`).
-    init(_ backend: any Backend, prefix: Key, lease: LeaseID) {
+    init(_ backend: any Backend, prefix: Key, lease: LeaseID, create: Create) {
         let key = prefix.appending(lease.hex), own = KeyRange.interval(key, key.appending("."))
+        let put = TxnOp.put(PutRequest(key: key, value: [], lease: lease))
         self.backend = backend
-        self.create = TxnRequest(
-            compare: [Compare(own, .createRevision(0), .equal)],
-            success: [
-                .range(
-                    RangeRequest(.prefix(prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)),
-                .put(PutRequest(key: key, value: [], lease: lease)),
-            ],
-            failure: [.range(RangeRequest(own, keysOnly: true))])
+        switch create {
+        case .ifNameFree:
+            self.create = TxnRequest(compare: [Compare(.prefix(prefix), .createRevision(0), .equal)], success: [put])
+        case .readingPredecessor:
+            self.create = TxnRequest(
+                compare: [Compare(own, .createRevision(0), .equal)],
+                success: [
+                    .range(
+                        RangeRequest(
+                            .prefix(prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)),
+                    put,
+                ],
+                failure: [.range(RangeRequest(own, keysOnly: true))])
+        }
         self.delete = DeleteRangeRequest(.key(key))
     }
 

@@ -53,6 +53,40 @@ import Testing
         await h.close()
     }
 
+    /// A name nobody holds is taken with one transaction guarded by the whole name being empty, which
+    /// reads nothing; once a turn has found another key under the name, the next one goes straight to the
+    /// create that reads its predecessor, until a turn finds the name free again.
+    @Test(arguments: BackendKind.allCases)
+    func aFreeNameIsTakenWithoutReadingAPredecessor(_ kind: BackendKind) async throws {
+        let h = try await Harness(kind)
+        let backend = TxnGuards(try h.client().backend)
+        let environment = BatonEnvironment(clock: h.clock, random: RandomSource(seed: 2))
+        let session = try await BatonClient(backend: backend, environment: environment).session()
+        let mutex = try session.mutex("jobs")
+        let stem = Key("jobs/\(session.lease.hex)")
+        let name = KeyRange.prefix("jobs/"), own = KeyRange.interval(stem, stem.appending("."))
+
+        let first = try await mutex.lock()
+        #expect(first.key == stem)
+        try await first.unlock()
+        #expect(backend.take() == [name])
+
+        // Each failed tryLock then deletes its waiter key, guarded by its create revision.
+        let held = try await h.session().mutex("jobs").lock()
+        await expectBatonError(.locked) { try await mutex.tryLock() }
+        #expect(backend.take() == [name, own, .key(stem)])
+        await expectBatonError(.locked) { try await mutex.tryLock() }
+        #expect(backend.take() == [own, .key(stem)])
+
+        try await held.unlock()
+        try await mutex.lock().unlock()
+        try await mutex.lock().unlock()
+        #expect(backend.take() == [own, name])
+        #expect(try await h.keys("jobs/").isEmpty)
+        try await session.close()
+        await h.close()
+    }
+
     @Test(arguments: BackendKind.allCases)
     func aKeyAnEarlierTurnLeftBehindIsDeletedByTheNext(_ kind: BackendKind) async throws {
         let h = try await Harness(kind)
@@ -227,6 +261,26 @@ import Testing
 
 /// A backend whose first delete is applied but answered with a timeout, as a store that applied it
 /// after the client gave up would be.
+/// Records the range each transaction's first compare guards.
+private final class TxnGuards: ForwardingBackend {
+    let store: any Backend
+    private let guards = Mutex<[KeyRange]>([])
+    init(_ store: any Backend) { self.store = store }
+
+    func txn(_ request: TxnRequest) async throws -> TxnResponse {
+        if let range = request.compare.first?.range { guards.withLock { $0.append(range) } }
+        return try await store.txn(request)
+    }
+
+    /// The guards recorded since the last call.
+    func take() -> [KeyRange] {
+        guards.withLock { guards in
+            defer { guards.removeAll() }
+            return guards
+        }
+    }
+}
+
 private final class FirstDeleteUnanswered: ForwardingBackend {
     let store: any Backend
     private let answered = Mutex(false)
