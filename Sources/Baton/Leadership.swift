@@ -34,7 +34,7 @@ public final class Leadership: Sendable {
         }
     }
 
-    /// Steps down: deletes the leader key only if this term is still current, letting the next
+    /// Steps down: deletes the leader key by name (a name no later term shares), letting the next
     /// candidate lead. Completes even if the calling task is cancelled.
     /// - Throws: `notLeader` when already resigned or deposed; backend errors.
     public func resign() async throws {

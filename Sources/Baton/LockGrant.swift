@@ -30,11 +30,13 @@ public final class LockGrant: Sendable {
     /// the fencing token or ``txnIfHeld(_:)``.
     public var isHeld: Bool { hold.isHeld }
 
-    /// Releases the lock: deletes the key only if it still carries this grant's token.
+    /// Releases the lock: deletes the waiter key by name, one plain request as in etcd's recipe. No later
+    /// turn's key shares that name: a session changes its key name after an unlock that went unanswered
+    /// (see ``key``).
     ///
     /// Completes even if the calling task is cancelled.
-    /// - Throws: `lockReleased` when already unlocked or when the lock was lost meanwhile (nothing is
-    ///   deleted then: the key, if any, is someone else's); backend errors.
+    /// - Throws: `lockReleased` when already unlocked or when the key was already gone (the lock was
+    ///   lost meanwhile: the key expired with its lease or was deleted); backend errors.
     public nonisolated(nonsending) func unlock() async throws {
         try await hold.release()
         hold.session.environment.events.emit(.lockReleased(name: name, key: key, token: fencingToken))

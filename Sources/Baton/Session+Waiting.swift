@@ -74,6 +74,11 @@ extension Session {
     /// deleted by its create revision and the create retried, so every grant gets a new, higher create
     /// revision and no turn waits on a key of its own session.
     ///
+    /// While the last turn under the name found no other key (``Turns/othersSeen``), a shorter
+    /// transaction goes first: put the key only if no key at all is under the name. It reads nothing,
+    /// and through etcd's gateway it answers faster; when the name is busy it fails, changing nothing,
+    /// and the full transaction follows.
+    ///
     /// When the transaction's outcome is unknown — it timed out, the connection dropped, or the caller
     /// was cancelled mid-request — the store may still apply it later. Then a background task reads the
     /// key and deletes it by its create revision (a delete by lease alone could land late and take a

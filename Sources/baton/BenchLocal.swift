@@ -55,6 +55,7 @@ struct LocalBench {
         let (floor, baton) = try await bestRates(
             floor: { [(FloorCycle(mutex: FloorMutex()), BenchCounter())] },
             baton: { [(BatonCycle(mutex: mutex), BenchCounter())] })
+        // The floor runs again only to alternate with the requests, as it did with the lock.
         let (_, store) = try await bestRates(
             floor: { [(FloorCycle(mutex: FloorMutex()), BenchCounter())] },
             baton: { [(RecipeRequestsCycle(requests: requests), BenchCounter())] })
