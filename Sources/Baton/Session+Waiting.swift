@@ -86,27 +86,19 @@ extension Session {
     /// the name until then, and this throws ``WaiterKeyUnresolved`` so the caller leaves the gate to it.
     /// - Throws: `sessionExpired` when the lease is gone; ``WaiterKeyUnresolved``; backend errors.
     private nonisolated(nonsending) func createWaiterKey(_ turns: Turns, value: [UInt8]) async throws -> WaiterKey {
-        let key = key(of: turns)
-        // Before the put, so it reads every key but this one: all of them were created earlier.
-        let newest = RangeRequest(
-            .prefix(turns.name.prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)
+        let key = key(of: turns), prefix = turns.name.prefix
         do {
             if !turns.othersSeen.isSet {
                 // Nobody was ahead last time: create the key only if the name has no key at all. Then it
                 // owns the name and there is no predecessor to read.
                 let response = try await backend.txn(
-                    TxnRequest(
-                        compare: [Compare(.prefix(turns.name.prefix), .createRevision(0), .equal)],
-                        success: [.put(PutRequest(key: key, value: value, lease: lease))]))
+                    .createIfNameFree(key, under: prefix, value: value, lease: lease))
                 if response.succeeded { return WaiterKey(key: key, revision: response.revision, predecessor: nil) }
                 turns.othersSeen.set(true)
             }
             for _ in 0..<3 {
                 let response = try await backend.txn(
-                    TxnRequest(
-                        compare: [Compare(turns.own, .createRevision(0), .equal)],
-                        success: [.range(newest), .put(PutRequest(key: key, value: value, lease: lease))],
-                        failure: [.range(RangeRequest(turns.own, keysOnly: true))]))
+                    .createReadingNewest(key, under: prefix, own: turns.own, value: value, lease: lease))
                 if response.succeeded {
                     let predecessor = response.responses[0].range?.kvs.first
                     turns.othersSeen.set(predecessor != nil)
@@ -367,6 +359,32 @@ extension Session {
                     compare: [Compare(key, .createRevision(createRevision), .equal)],
                     success: [.deleteRange(DeleteRangeRequest(.key(key)))]))
         }
+    }
+}
+
+extension TxnRequest {
+    /// A turn's short create: put `key` only if no key at all is under `prefix`. Succeeding, the key
+    /// owns the name.
+    package static func createIfNameFree(_ key: Key, under prefix: Key, value: [UInt8], lease: LeaseID) -> TxnRequest {
+        TxnRequest(
+            compare: [Compare(.prefix(prefix), .createRevision(0), .equal)],
+            success: [.put(PutRequest(key: key, value: value, lease: lease))])
+    }
+
+    /// etcd's lock transaction, with Baton's guard: if the session has no key in `own` (its key names
+    /// under the name), read the newest key under `prefix` — before the put, so every key but this
+    /// one, all created earlier — and put `key`; otherwise read the session's keys in `own`.
+    package static func createReadingNewest(
+        _ key: Key, under prefix: Key, own: KeyRange, value: [UInt8], lease: LeaseID
+    ) -> TxnRequest {
+        TxnRequest(
+            compare: [Compare(own, .createRevision(0), .equal)],
+            success: [
+                .range(
+                    RangeRequest(.prefix(prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)),
+                .put(PutRequest(key: key, value: value, lease: lease)),
+            ],
+            failure: [.range(RangeRequest(own, keysOnly: true))])
     }
 }
 

@@ -47,24 +47,17 @@ struct RecipeRequests: Sendable {
     let create: TxnRequest
     let delete: DeleteRangeRequest
 
-    /// The requests for the key of `lease` under `prefix` (a lock name's prefix, ending in `/`).
+    /// The requests for the key of `lease` under `prefix` (a lock name's prefix, ending in `/`), built
+    /// as the recipe builds them.
     init(_ backend: any Backend, prefix: Key, lease: LeaseID, create: Create) {
-        let key = prefix.appending(lease.hex), own = KeyRange.interval(key, key.appending("."))
-        let put = TxnOp.put(PutRequest(key: key, value: [], lease: lease))
+        let key = prefix.appending(lease.hex)
         self.backend = backend
         switch create {
         case .ifNameFree:
-            self.create = TxnRequest(compare: [Compare(.prefix(prefix), .createRevision(0), .equal)], success: [put])
+            self.create = .createIfNameFree(key, under: prefix, value: [], lease: lease)
         case .readingPredecessor:
-            self.create = TxnRequest(
-                compare: [Compare(own, .createRevision(0), .equal)],
-                success: [
-                    .range(
-                        RangeRequest(
-                            .prefix(prefix), limit: 1, sortOrder: .descend, sortTarget: .create, keysOnly: true)),
-                    put,
-                ],
-                failure: [.range(RangeRequest(own, keysOnly: true))])
+            self.create = .createReadingNewest(
+                key, under: prefix, own: .interval(key, key.appending(".")), value: [], lease: lease)
         }
         self.delete = DeleteRangeRequest(.key(key))
     }
