@@ -24,7 +24,7 @@ struct WatchRegistry: Equatable, Sendable {
 
     private var watchers: [WatchID: Watcher] = [:]
     /// Watches on exactly one key, by that key.
-    private var keyWatchers: [Key: Set<WatchID>] = [:]
+    private var keyWatchers: [Key: KeyWatches] = [:]
     /// Watches on a prefix or an interval, with their ranges, in ID order: a write tests each range
     /// without looking the watch up.
     private var rangeWatchers: [RangeWatcher] = []
@@ -44,7 +44,7 @@ struct WatchRegistry: Equatable, Sendable {
         nextID += 1
         watchers[id] = Watcher(range: request.range, prevKV: request.prevKV, startRevision: startRevision)
         if case .key(let key) = request.range {
-            keyWatchers[key, default: []].insert(id)
+            keyWatchers[key, default: KeyWatches()].append(id)
         } else {
             // IDs only increase, so the array stays in ID order.
             rangeWatchers.append(RangeWatcher(id: id, range: request.range))
@@ -56,8 +56,10 @@ struct WatchRegistry: Equatable, Sendable {
     mutating func cancel(_ id: WatchID) {
         guard let watcher = watchers.removeValue(forKey: id) else { return }
         if case .key(let key) = watcher.range {
-            keyWatchers[key]?.remove(id)
-            if keyWatchers[key]?.isEmpty == true { keyWatchers[key] = nil }
+            if let index = keyWatchers.index(forKey: key) {
+                keyWatchers.values[index].remove(id)
+                if keyWatchers.values[index].isEmpty { keyWatchers.remove(at: index) }
+            }
         } else {
             rangeWatchers.removeAll { $0.id == id }
         }
@@ -82,20 +84,32 @@ struct WatchRegistry: Equatable, Sendable {
     /// Queues the deliveries a committed change set owes.
     mutating func notify(_ changeSet: ChangeSet) {
         if watchers.isEmpty { return }
-        var events: [WatchID: [WatchEvent]] = [:]
+        // Every event owed, in change order; a watch is on one key or on a range, never both, so
+        // no watch is owed one change twice.
+        var owed: [(watch: WatchID, event: WatchEvent)] = []
         for change in changeSet.changes {
-            var interested = keyWatchers.isEmpty ? [] : keyWatchers[change.key] ?? []
-            for watcher in rangeWatchers where watcher.range.contains(change.key) {
-                interested.insert(watcher.id)
+            func owe(_ id: WatchID) {
+                guard let watcher = watchers[id], watcher.startRevision <= changeSet.revision else { return }
+                owed.append((id, change.event(at: changeSet.revision, prevKV: watcher.prevKV)))
             }
-            for id in interested {
-                guard let watcher = watchers[id], watcher.startRevision <= changeSet.revision else { continue }
-                events[id, default: []].append(change.event(at: changeSet.revision, prevKV: watcher.prevKV))
+            if !keyWatchers.isEmpty { keyWatchers[change.key]?.forEach(owe) }
+            for watcher in rangeWatchers where watcher.range.contains(change.key) {
+                owe(watcher.id)
             }
         }
-        for (id, events) in events.sorted(by: { $0.key < $1.key }) {
-            let response = WatchResponse(revision: changeSet.revision, events: events)
-            pending.append(WatchDelivery(watch: id, response: response))
+        if owed.count > 1 {
+            // By watch, each watch's events still in change order.
+            owed = owed.enumerated().sorted { ($0.element.watch, $0.offset) < ($1.element.watch, $1.offset) }
+                .map(\.element)
+        }
+        var start = 0
+        while start < owed.count {
+            let watch = owed[start].watch
+            var end = start + 1
+            while end < owed.count, owed[end].watch == watch { end += 1 }
+            let response = WatchResponse(revision: changeSet.revision, events: owed[start..<end].map(\.event))
+            pending.append(WatchDelivery(watch: watch, response: response))
+            start = end
         }
     }
 
@@ -103,5 +117,49 @@ struct WatchRegistry: Equatable, Sendable {
     mutating func takeDeliveries() -> [WatchDelivery] {
         defer { pending = [] }
         return pending
+    }
+}
+
+/// The watches on one key, in ID order. Nearly every watched key has one or two (a waiter's own key,
+/// the key it waits behind), and those are kept inline: no heap object per key, and no hashing.
+struct KeyWatches: Equatable, Sendable {
+    private var first: WatchID?
+    private var second: WatchID?
+    private var more: [WatchID] = []
+
+    init() {}
+
+    var isEmpty: Bool { first == nil }
+
+    /// Adds `id`, which is higher than every ID already here.
+    mutating func append(_ id: WatchID) {
+        if first == nil {
+            first = id
+        } else if second == nil {
+            second = id
+        } else {
+            more.append(id)
+        }
+    }
+
+    /// Removes `id` if it is here, keeping the others in order.
+    mutating func remove(_ id: WatchID) {
+        if first == id {
+            first = second
+            second = more.isEmpty ? nil : more.removeFirst()
+        } else if second == id {
+            second = more.isEmpty ? nil : more.removeFirst()
+        } else if let index = more.firstIndex(of: id) {
+            more.remove(at: index)
+        }
+    }
+
+    /// Calls `body` with each ID, in order.
+    func forEach(_ body: (WatchID) -> Void) {
+        guard let first else { return }
+        body(first)
+        guard let second else { return }
+        body(second)
+        for id in more { body(id) }
     }
 }

@@ -122,6 +122,23 @@ import Testing
         #expect(store.takeDeliveries().isEmpty)
     }
 
+    /// One key's watches are kept two inline and the rest apart: every mix of cancels keeps the others,
+    /// delivered in ID order.
+    @Test func watchesOnOneKeySurviveEachOthersCancels() throws {
+        for cancelled in [[0], [1], [2], [4], [0, 1], [1, 2], [0, 2, 3], [3, 4], [0, 1, 2, 3, 4]] {
+            var store = StoreMachine()
+            var ids: [WatchID] = []
+            for _ in 0..<5 { ids.append(try store.watch(WatchRequest(.key("k"))).0) }
+            for index in cancelled { store.cancelWatch(ids[index]) }
+            let left = ids.indices.filter { !cancelled.contains($0) }.map { ids[$0] }
+            try store.put("k")
+            #expect(store.takeDeliveries().map(\.watch) == left, "cancelled \(cancelled)")
+            let added = try store.watch(WatchRequest(.key("k"))).0
+            try store.put("k")
+            #expect(store.takeDeliveries().map(\.watch) == left + [added], "cancelled \(cancelled), then added")
+        }
+    }
+
     /// Catch-up plus live deliveries, for watches started at random points from random revisions,
     /// reproduce exactly the history of their ranges from their start revisions: no gaps, no repeats.
     @Test(arguments: [7, 8, 9] as [UInt64])
