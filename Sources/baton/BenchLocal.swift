@@ -9,7 +9,9 @@ struct BenchSize: Sendable {
     var duration: Duration
     var warmup: Duration
     var repeats: Int
-    /// The queue lengths handoffs are timed at, and how many handoffs to time at each.
+    /// The queue lengths handoffs are timed at, and how many handoffs to time at each: at full size,
+    /// a tenth of the longest queue, so that its p50 spans a quarter second of handoffs, not a few
+    /// milliseconds that one burst of load on the machine can fill.
     var handoffQueues: [Int]
     var handoffSamples: Int
     var electionSamples: Int
@@ -20,7 +22,7 @@ struct BenchSize: Sendable {
 
     static let full = BenchSize(
         name: "full", duration: .milliseconds(500), warmup: .milliseconds(100), repeats: 3,
-        handoffQueues: [10, 1_000, 100_000], handoffSamples: 1_000, electionSamples: 500, memoryCount: 100_000)
+        handoffQueues: [10, 1_000, 100_000], handoffSamples: 10_000, electionSamples: 500, memoryCount: 100_000)
     static let quick = BenchSize(
         name: "quick", duration: .milliseconds(200), warmup: .milliseconds(50), repeats: 2,
         handoffQueues: [10, 1_000, 10_000], handoffSamples: 300, electionSamples: 100, memoryCount: 10_000,
