@@ -116,7 +116,7 @@ extension Session {
             throw BatonError(.sessionExpired, "session \(lease) expired", cause: error)
         } catch {
             guard !backend.completesCancelledRequests, Session.outcomeUnknown(error) else { throw error }
-            environment.spawn { await self.resolveUnknownCreate(key, gate: turns.name.prefix) }
+            environment.spawn { await self.resolveUnknownCreate(key, gate: prefix) }
             throw WaiterKeyUnresolved(cause: error)
         }
     }

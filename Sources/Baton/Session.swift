@@ -149,7 +149,7 @@ public final class Session: Sendable {
     /// What this session's turns under `name` share, built once per mutex or election: see ``Turns``.
     func turns(under name: RecipeName) -> Turns {
         let stem = Key(bytes: name.prefix.bytes + leaseSuffix)
-        return Turns(name: name, stem: stem, own: .interval(stem, stem.appending(".")), othersSeen: Flag())
+        return Turns(name: name, stem: stem, own: .keyNames(of: stem), othersSeen: Flag())
     }
 
     /// This session's waiter or candidate key for its next turn under `turns`' name:
@@ -293,12 +293,18 @@ struct Turns: Sendable {
     let name: RecipeName
     /// `<prefix><name>/<lease hex>`: the key of every turn while the session keeps etcd's key name.
     let stem: Key
-    /// Every key name the session has had under the name: from `<lease hex>` up to `<lease hex>.`, so
-    /// it holds `<lease hex>` and `<lease hex>-<n>` but no other lease's keys (hex digits sort after `.`).
+    /// Every key name the session has had under the name (``KeyRange/keyNames(of:)`` of ``stem``).
     let own: KeyRange
     /// Whether the last turn found another key under the name. While it did not, the next turn first
     /// tries the create that needs the name to be free, and reads no predecessor.
     let othersSeen: Flag
+}
+
+extension KeyRange {
+    /// Every key name a session has under a lock or election name, given its first, `stem`
+    /// (`<name>/<lease hex>`): from `stem` up to `stem.`, so it holds `stem` and `stem-<n>` but no other
+    /// lease's keys (hex digits sort after `.`).
+    package static func keyNames(of stem: Key) -> KeyRange { .interval(stem, stem.appending(".")) }
 }
 
 /// A boolean shared by the copies of a value: a hint, so every access is relaxed.

@@ -50,13 +50,11 @@ extension Keyspace {
             // walk down the tree finds that, without an iterator.
             guard let first = live.first(atLeast: compare.range.lowerBound), upper.map({ first.key < $0 }) ?? true
             else { return Self.holds(compare, on: nil) }
-            var any = false
             for (key, kv) in live.ascending(from: compare.range.lowerBound) {
                 if let upper, key >= upper { break }
-                any = true
                 if !Self.holds(compare, on: kv) { return false }
             }
-            return any || Self.holds(compare, on: nil)
+            return true  // the range has a key (`first`), and every key satisfied the compare
         }
         return Self.holds(compare, on: live[key])
     }

@@ -57,7 +57,7 @@ struct RecipeRequests: Sendable {
             self.create = .createIfNameFree(key, under: prefix, value: [], lease: lease)
         case .readingPredecessor:
             self.create = .createReadingNewest(
-                key, under: prefix, own: .interval(key, key.appending(".")), value: [], lease: lease)
+                key, under: prefix, own: .keyNames(of: key), value: [], lease: lease)
         }
         self.delete = DeleteRangeRequest(.key(key))
     }

@@ -259,8 +259,6 @@ import Testing
     }
 }
 
-/// A backend whose first delete is applied but answered with a timeout, as a store that applied it
-/// after the client gave up would be.
 /// Records the range each transaction's first compare guards.
 private final class TxnGuards: ForwardingBackend {
     let store: any Backend
@@ -281,6 +279,8 @@ private final class TxnGuards: ForwardingBackend {
     }
 }
 
+/// A backend whose first delete is applied but answered with a timeout, as a store that applied it
+/// after the client gave up would be.
 private final class FirstDeleteUnanswered: ForwardingBackend {
     let store: any Backend
     private let answered = Mutex(false)
