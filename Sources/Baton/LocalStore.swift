@@ -1,4 +1,4 @@
-import BatonCore
+@_spi(BatonInternals) import BatonCore
 import Synchronization
 
 /// An in-memory etcd: an actor owning a ``StoreMachine`` (MVCC keyspace, lease table, watches), with
@@ -20,14 +20,17 @@ public actor LocalStore: Backend {
     private var machine = StoreMachine()
     private let environment: BatonEnvironment
     private let historyRetention: Int64
-    private var watchers: [WatchID: WatchStream.Continuation] = [:]
+    /// The open watch streams, by watch ID. (Watch IDs, wait IDs and the store's own lease IDs all
+    /// count up, so these tables are arrays indexed by ID: a queue of waiters worked through in order
+    /// reads them in order.)
+    private var watchers = IDTable<WatchStream.Continuation>()
     /// Waiters suspended in ``waitUntilGone(_:tag:interrupted:)``, by wait ID, and the wait each of
     /// their watches belongs to.
-    private var goneWaits: [Int: GoneWait] = [:]
-    private var goneWaitOfWatch: [WatchID: Int] = [:]
+    private var goneWaits = IDTable<GoneWait>()
+    private var goneWaitOfWatch = IDTable<Int64>()
     /// The waits registered under each tag (a session's lease), in registration order.
-    private var goneWaitsOfTag: [LeaseID: [Int]] = [:]
-    private var nextGoneWait = 0
+    private var goneWaitsOfTag = IDTable<[Int64]>()
+    private var nextGoneWait: Int64 = 0
     /// The sessions keeping leases alive in process: what to call when each lease ends otherwise.
     private var leaseKeepers: [LeaseID: @Sendable () -> Void] = [:]
     /// Keepers that stopped (``stopKeepingLeaseAlive(_:since:)`` is synchronous), with when, for
@@ -171,7 +174,7 @@ public actor LocalStore: Backend {
         let (id, catchUp) = try machine.watch(request)
         let (stream, continuation) = WatchStream.makeStream()
         for response in catchUp { continuation.yield(response) }
-        watchers[id] = continuation
+        watchers.insert(continuation, for: id.rawValue)
         let environment = self.environment
         continuation.onTermination = { [weak self] _ in
             guard let self else { return }
@@ -244,10 +247,14 @@ public actor LocalStore: Backend {
                     for watch in watches { machine.cancelWatch(watch) }
                     return continuation.resume(throwing: error)
                 }
-                for watch in watches { goneWaitOfWatch[watch] = id }
-                goneWaitsOfTag[tag, default: []].append(id)
-                goneWaits[id] = GoneWait(
-                    tag: tag, generations: generations, watches: watches, queue: queue, continuation: continuation)
+                for watch in watches { goneWaitOfWatch.insert(id, for: watch.rawValue) }
+                if goneWaitsOfTag.modifyValue(for: tag.rawValue, { $0.append(id) }) == nil {
+                    goneWaitsOfTag.insert([id], for: tag.rawValue)
+                }
+                goneWaits.insert(
+                    GoneWait(
+                        tag: tag, generations: generations, watches: watches, queue: queue, continuation: continuation),
+                    for: id)
             }
         } onCancel: {
             environment.spawn { await self.endGoneWait(id, .failure(CancellationError())) }
@@ -280,22 +287,25 @@ public actor LocalStore: Backend {
     var suspendedWaits: Int { goneWaits.count }
 
     /// The keys each suspended wait watches, in registration order (for tests).
-    var watchedKeys: [[Key]] { goneWaits.sorted { $0.key < $1.key }.map { $0.value.generations.map(\.key) } }
+    var watchedKeys: [[Key]] { goneWaits.ids.map { goneWaits[$0]!.generations.map(\.key) } }
 
     // `async` so that it, not the protocol's default, is the witness and the overload callers get.
     public func interruptWaits(tag: LeaseID, with error: BatonError) async {
-        for id in goneWaitsOfTag[tag] ?? [] {
+        for id in goneWaitsOfTag[tag.rawValue] ?? [] {
             endGoneWait(id, .failure(error))
         }
     }
 
     /// Ends a wait, if it is still registered: its watches go and its waiter resumes with `result`.
-    private func endGoneWait(_ id: Int, _ result: Result<(index: Int, revision: Int64), any Error>) {
-        guard let wait = goneWaits.removeValue(forKey: id) else { return }
-        goneWaitsOfTag[wait.tag]?.removeAll { $0 == id }
-        if goneWaitsOfTag[wait.tag]?.isEmpty == true { goneWaitsOfTag[wait.tag] = nil }
+    private func endGoneWait(_ id: Int64, _ result: Result<(index: Int, revision: Int64), any Error>) {
+        guard let wait = goneWaits.removeValue(for: id) else { return }
+        let emptied = goneWaitsOfTag.modifyValue(for: wait.tag.rawValue) { ids in
+            ids.removeAll { $0 == id }
+            return ids.isEmpty
+        }
+        if emptied == true { goneWaitsOfTag.removeValue(for: wait.tag.rawValue) }
         for watch in wait.watches {
-            goneWaitOfWatch[watch] = nil
+            goneWaitOfWatch.removeValue(for: watch.rawValue)
             machine.cancelWatch(watch)
         }
         wait.continuation.resume(with: result)
@@ -304,7 +314,7 @@ public actor LocalStore: Backend {
     /// Delivers a batch to an in-process wait: ends it if the batch removes the generation watched —
     /// unless that was the key ahead in a queue with another key still ahead, which it watches next.
     private func deliver(_ response: WatchResponse, toWaitOf watch: WatchID) {
-        guard let id = goneWaitOfWatch[watch], let wait = goneWaits[id],
+        guard let id = goneWaitOfWatch[watch.rawValue], let wait = goneWaits[id],
             let index = wait.watches.firstIndex(of: watch)
         else { return }
         let generation = wait.generations[index]
@@ -319,18 +329,20 @@ public actor LocalStore: Backend {
 
     /// The key ahead of a queued waiter went: watch the next one ahead, or end the wait if the waiter
     /// is first now or its own key went too (in the same revision, say, with its lease).
-    private func advance(_ id: Int, _ wait: GoneWait, under queue: Key) {
+    private func advance(_ id: Int64, _ wait: GoneWait, under queue: Key) {
         do {
             switch try standing(of: wait.generations[1], under: queue) {
             case .gone: endGoneWait(id, .success((1, machine.revision)))
             case .first: endGoneWait(id, .success((0, machine.revision)))
             case .behind(let ahead):
                 let next = try machine.watch(WatchRequest(.key(ahead.key))).0
-                goneWaitOfWatch[wait.watches[0]] = nil
+                goneWaitOfWatch.removeValue(for: wait.watches[0].rawValue)
                 machine.cancelWatch(wait.watches[0])
-                goneWaitOfWatch[next] = id
-                goneWaits[id]?.generations[0] = ahead
-                goneWaits[id]?.watches[0] = next
+                goneWaitOfWatch.insert(id, for: next.rawValue)
+                goneWaits.modifyValue(for: id) { wait in
+                    wait.generations[0] = ahead
+                    wait.watches[0] = next
+                }
             }
         } catch {
             endGoneWait(id, .failure(error))  // unreachable: reads of now and watches from now
@@ -343,12 +355,12 @@ public actor LocalStore: Backend {
         closed = true
         expiryTimer?.task.cancel()
         expiryTimer = nil
-        let open = watchers.sorted { $0.key < $1.key }
-        watchers.removeAll()
-        for (_, continuation) in open {
+        let open = watchers.ids.map { watchers[$0]! }
+        watchers = IDTable()
+        for continuation in open {
             continuation.finish(throwing: BatonError(.alreadyClosed, "the local store was closed"))
         }
-        for id in goneWaits.keys.sorted() {
+        for id in goneWaits.ids {
             endGoneWait(id, .failure(BatonError(.alreadyClosed, "the local store was closed")))
         }
         applyStoppedKeepers()
@@ -358,7 +370,7 @@ public actor LocalStore: Backend {
     }
 
     private func cancelWatch(_ id: WatchID) {
-        guard watchers.removeValue(forKey: id) != nil else { return }
+        guard watchers.removeValue(for: id.rawValue) != nil else { return }
         machine.cancelWatch(id)
     }
 
@@ -381,7 +393,7 @@ public actor LocalStore: Backend {
         let (deliveries, next) = machine.settle(retainingHistory: historyRetention)
         nextExpiry = next
         for delivery in deliveries {
-            if let watcher = watchers[delivery.watch] {
+            if let watcher = watchers[delivery.watch.rawValue] {
                 watcher.yield(delivery.response)
             } else {
                 deliver(delivery.response, toWaitOf: delivery.watch)

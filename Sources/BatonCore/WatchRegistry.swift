@@ -22,7 +22,8 @@ struct WatchRegistry: Equatable, Sendable {
         var range: KeyRange
     }
 
-    private var watchers: [WatchID: Watcher] = [:]
+    /// Every watch, by ID: IDs are sequential, so an array indexed by them.
+    private var watchers = IDTable<Watcher>()
     /// Watches on exactly one key, by that key.
     private var keyWatchers: [Key: KeyWatches] = [:]
     /// Watches on a prefix or an interval, with their ranges, in ID order: a write tests each range
@@ -42,7 +43,8 @@ struct WatchRegistry: Equatable, Sendable {
     mutating func register(_ request: WatchRequest, startRevision: Int64) -> WatchID {
         let id = WatchID(nextID)
         nextID += 1
-        watchers[id] = Watcher(range: request.range, prevKV: request.prevKV, startRevision: startRevision)
+        watchers.insert(
+            Watcher(range: request.range, prevKV: request.prevKV, startRevision: startRevision), for: id.rawValue)
         if case .key(let key) = request.range {
             keyWatchers[key, default: KeyWatches()].append(id)
         } else {
@@ -54,7 +56,7 @@ struct WatchRegistry: Equatable, Sendable {
 
     /// Removes a watch and the deliveries still queued for it; an unknown ID is ignored.
     mutating func cancel(_ id: WatchID) {
-        guard let watcher = watchers.removeValue(forKey: id) else { return }
+        guard let watcher = watchers.removeValue(for: id.rawValue) else { return }
         if case .key(let key) = watcher.range {
             if let index = keyWatchers.index(forKey: key) {
                 keyWatchers.values[index].remove(id)
@@ -89,7 +91,7 @@ struct WatchRegistry: Equatable, Sendable {
         var owed: [(watch: WatchID, event: WatchEvent)] = []
         for change in changeSet.changes {
             func owe(_ id: WatchID) {
-                guard let watcher = watchers[id], watcher.startRevision <= changeSet.revision else { return }
+                guard let watcher = watchers[id.rawValue], watcher.startRevision <= changeSet.revision else { return }
                 owed.append((id, change.event(at: changeSet.revision, prevKV: watcher.prevKV)))
             }
             if !keyWatchers.isEmpty { keyWatchers[change.key]?.forEach(owe) }
