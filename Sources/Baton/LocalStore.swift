@@ -237,28 +237,37 @@ public actor LocalStore: Backend {
                 // A cancellation or interruption before this point found no wait to end.
                 if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
                 if let error = interrupted() { return continuation.resume(throwing: error) }
-                var watches: [WatchID] = []
-                do {
-                    for generation in generations {
-                        watches.append(try machine.watch(WatchRequest(.key(generation.key))).0)
-                    }
-                } catch {
-                    // Unreachable (a watch from now is never compacted), but never a misaligned wait.
-                    for watch in watches { machine.cancelWatch(watch) }
-                    return continuation.resume(throwing: error)
-                }
-                for watch in watches { goneWaitOfWatch.insert(id, for: watch.rawValue) }
-                if goneWaitsOfTag.modifyValue(for: tag.rawValue, { $0.append(id) }) == nil {
-                    goneWaitsOfTag.insert([id], for: tag.rawValue)
-                }
-                goneWaits.insert(
-                    GoneWait(
-                        tag: tag, generations: generations, watches: watches, queue: queue, continuation: continuation),
-                    for: id)
+                register(id, on: generations, queue: queue, tag: tag, continuation: continuation)
             }
         } onCancel: {
             environment.spawn { await self.endGoneWait(id, .failure(CancellationError())) }
         }
+    }
+
+    /// Registers wait `id`: a watch from now per generation, and the wait in the store's tables. Out of
+    /// line, so that a suspended waiter's frame holds none of this work's temporaries.
+    @inline(never)
+    private func register(
+        _ id: Int64, on generations: [KeyGeneration], queue: Key?, tag: LeaseID,
+        continuation: CheckedContinuation<(index: Int, revision: Int64), any Error>
+    ) {
+        var watches: [WatchID] = []
+        do {
+            for generation in generations {
+                watches.append(try machine.watch(WatchRequest(.key(generation.key))).0)
+            }
+        } catch {
+            // Unreachable (a watch from now is never compacted), but never a misaligned wait.
+            for watch in watches { machine.cancelWatch(watch) }
+            return continuation.resume(throwing: error)
+        }
+        for watch in watches { goneWaitOfWatch.insert(id, for: watch.rawValue) }
+        if goneWaitsOfTag.modifyValue(for: tag.rawValue, { $0.append(id) }) == nil {
+            goneWaitsOfTag.insert([id], for: tag.rawValue)
+        }
+        goneWaits.insert(
+            GoneWait(tag: tag, generations: generations, watches: watches, queue: queue, continuation: continuation),
+            for: id)
     }
 
     /// Where a waiter's key stands in its queue now.
