@@ -6,8 +6,8 @@
 /// oldest values go. An ID that does not fit that window (one behind its front, or one far past its
 /// end) is kept in a dictionary instead. So is an old value that stays on after most of the values
 /// around it have gone: once fewer than a quarter of the window's slots are live, the live values of
-/// its older half move to the dictionary. Memory stays proportional to the values held, whatever
-/// order IDs come and go in.
+/// its older half move to the dictionary. So the window stays proportional to the values held,
+/// whatever order IDs come and go in; like a `Dictionary`, the array keeps the capacity it grew to.
 ///
 /// For Baton's own modules (``LocalStore`` keeps its waits in these), not part of the API: SPI rather
 /// than `package`, because only a public declaration's `@inlinable` body is specialized in the modules
