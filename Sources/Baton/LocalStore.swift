@@ -296,7 +296,7 @@ public actor LocalStore: Backend {
     var suspendedWaits: Int { goneWaits.count }
 
     /// The keys each suspended wait watches, in registration order (for tests).
-    var watchedKeys: [[Key]] { goneWaits.ids.map { goneWaits[$0]!.generations.map(\.key) } }
+    var watchedKeys: [[Key]] { goneWaits.values.map { $0.generations.map(\.key) } }
 
     // `async` so that it, not the protocol's default, is the witness and the overload callers get.
     public func interruptWaits(tag: LeaseID, with error: BatonError) async {
@@ -364,7 +364,7 @@ public actor LocalStore: Backend {
         closed = true
         expiryTimer?.task.cancel()
         expiryTimer = nil
-        let open = watchers.ids.map { watchers[$0]! }
+        let open = watchers.values
         watchers = IDTable()
         for continuation in open {
             continuation.finish(throwing: BatonError(.alreadyClosed, "the local store was closed"))

@@ -114,6 +114,9 @@ public struct IDTable<Value> {
         return ids
     }
 
+    /// Every value held, in increasing order of ID.
+    public var values: [Value] { ids.map { self[$0]! } }
+
     /// Drops the dead slots at the front of the window; once they are half the array, frees them.
     @inlinable @inline(__always) mutating func trimFront() {
         while head < slots.count, slots[head] == nil {

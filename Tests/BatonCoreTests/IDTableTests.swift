@@ -52,6 +52,7 @@ import Testing
         }
         #expect(strayed, "some IDs fell outside the window")
         #expect(table.ids == model.keys.sorted())
+        #expect(table.values == model.sorted { $0.key < $1.key }.map(\.value))
         for (id, value) in model { #expect(table[id] == value) }
     }
 
