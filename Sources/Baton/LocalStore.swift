@@ -190,11 +190,7 @@ public actor LocalStore: Backend {
     public func waitUntilGone(
         _ generations: [KeyGeneration], tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
     ) async throws -> (index: Int, revision: Int64) {
-        try prepare()
-        for (index, generation) in generations.enumerated() where try !exists(generation) {
-            return (index, machine.revision)
-        }
-        return try await suspend(on: generations, queue: nil, tag: tag, interrupted: interrupted)
+        try await suspend(.untilGone(generations), tag: tag, interrupted: interrupted)
     }
 
     /// Watches the key ahead of `own` and, each time it goes, finds the next one ahead in the same
@@ -202,55 +198,73 @@ public actor LocalStore: Backend {
     public func waitForTurn(
         _ own: KeyGeneration, under prefix: Key, tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
     ) async throws -> (owns: Bool, revision: Int64) {
-        switch try currentStanding(of: own, under: prefix) {
-        case .gone: return (false, machine.revision)
-        case .first: return (true, machine.revision)
-        case .behind(let ahead):
-            let end = try await suspend(on: [ahead, own], queue: prefix, tag: tag, interrupted: interrupted)
-            return (end.index == 0, end.revision)
-        }
+        // A turn's wait ends with index 0 when the key ahead went and none is left, 1 when the own key went.
+        let end = try await suspend(.turn(own, under: prefix), tag: tag, interrupted: interrupted)
+        return (end.index == 0, end.revision)
     }
 
-    /// Prepares for a request and returns the standing: out of line, so that a suspended waiter's
-    /// frame does not keep the read's temporaries.
-    @inline(never)
-    private func currentStanding(of own: KeyGeneration, under prefix: Key) throws -> Standing {
-        try prepare()
-        return try standing(of: own, under: prefix)
+    /// What a waiter waits for.
+    private enum WaitTarget {
+        /// Any of these generations to go.
+        case untilGone([KeyGeneration])
+        /// Every key created under the prefix before the own one to go (or the own key itself).
+        case turn(KeyGeneration, under: Key)
     }
 
-    /// Suspends the caller until ``deliver(_:toWaitOf:)`` or an interruption ends its wait: one watch
-    /// per generation, from now. With a `queue`, `generations` are the key ahead and the own key.
+    /// Suspends the caller until its wait is over: at once when it already is, else when
+    /// ``deliver(_:toWaitOf:)`` or an interruption ends it.
     ///
-    /// The waiter resumes on the store, right after the write that ended its wait: measured, that
-    /// hands a lock on faster than resuming it on its own executor, which takes another thread. Out of
-    /// line: inlined, it made every suspended waiter about 1 KB larger.
+    /// Everything but the suspension happens out of line in ``begin(_:_:tag:interrupted:continuation:)``,
+    /// inside the continuation's body: each waiter keeps this call's frames for as long as it waits,
+    /// and the task allocator hands out frames from slabs of about 1 KB that it never gives back, so
+    /// every byte kept out of them is a byte less per queued waiter. The waiter resumes on the store,
+    /// right after the write that ended its wait: measured, that hands a lock on faster than resuming
+    /// it on its own executor, which takes another thread.
     @inline(never)
     private func suspend(
-        on generations: [KeyGeneration], queue: Key?, tag: LeaseID,
-        interrupted: @escaping @Sendable () -> BatonError?
+        _ target: WaitTarget, tag: LeaseID, interrupted: @escaping @Sendable () -> BatonError?
     ) async throws -> (index: Int, revision: Int64) {
         nextGoneWait += 1
         let id = nextGoneWait
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                // A cancellation or interruption before this point found no wait to end.
-                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
-                if let error = interrupted() { return continuation.resume(throwing: error) }
-                register(id, on: generations, queue: queue, tag: tag, continuation: continuation)
+                begin(id, target, tag: tag, interrupted: interrupted, continuation: continuation)
             }
         } onCancel: {
             environment.spawn { await self.endGoneWait(id, .failure(CancellationError())) }
         }
     }
 
-    /// Registers wait `id`: a watch from now per generation, and the wait in the store's tables. Out of
-    /// line, so that a suspended waiter's frame holds none of this work's temporaries.
+    /// Ends wait `id` at once when it is over before it starts (the store is closed, the task is
+    /// cancelled, the session ended, a generation is gone, the turn has come) and otherwise registers
+    /// it: one watch from now per generation watched, and the wait in the store's tables.
     @inline(never)
-    private func register(
-        _ id: Int64, on generations: [KeyGeneration], queue: Key?, tag: LeaseID,
+    private func begin(
+        _ id: Int64, _ target: WaitTarget, tag: LeaseID, interrupted: @Sendable () -> BatonError?,
         continuation: CheckedContinuation<(index: Int, revision: Int64), any Error>
     ) {
+        let generations: [KeyGeneration], queue: Key?
+        do {
+            try prepare()
+            switch target {
+            case .untilGone(let watched):
+                if let index = try watched.firstIndex(where: { try !exists($0) }) {
+                    return continuation.resume(returning: (index, machine.revision))
+                }
+                (generations, queue) = (watched, nil)
+            case .turn(let own, let prefix):
+                switch try standing(of: own, under: prefix) {
+                case .gone: return continuation.resume(returning: (1, machine.revision))
+                case .first: return continuation.resume(returning: (0, machine.revision))
+                case .behind(let ahead): (generations, queue) = ([ahead, own], prefix)
+                }
+            }
+        } catch {
+            return continuation.resume(throwing: error)
+        }
+        // A cancellation or interruption before this point found no wait to end.
+        if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
+        if let error = interrupted() { return continuation.resume(throwing: error) }
         var watches: [WatchID] = []
         do {
             for generation in generations {
