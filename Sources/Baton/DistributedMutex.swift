@@ -97,14 +97,10 @@ public struct DistributedMutex: Sendable {
         maxHeld: Duration? = nil, linger: ClosedRange<Duration>? = nil,
         _ body: @Sendable (LockGrant) async throws -> T
     ) async throws -> T {
+        // Nothing but the lock is awaited here: this frame stays with the task while it waits in the
+        // queue, so everything done under the lock is in `run`'s.
         let grant = try await lock()
-        let environment = session.environment
-        let deadline = maxHeld.map { environment.now() + $0 }
-        return try await run(holding: grant, deadline: deadline) { grant in
-            let value = try await body(grant)
-            if let linger { try await environment.sleep(for: environment.random.duration(in: linger)) }
-            return value
-        }
+        return try await run(holding: grant, maxHeld: maxHeld, linger: linger, body)
     }
 
     private nonisolated(nonsending) func acquire(wait: Bool) async throws -> LockGrant {
@@ -116,14 +112,24 @@ public struct DistributedMutex: Sendable {
         return LockGrant(hold: KeyHold(session: session, name: recipe, waiter: waiter))
     }
 
+    /// ``withLock(maxHeld:linger:_:)`` once the lock is held.
+    @inline(never)
     private func run<T: Sendable>(
-        holding grant: LockGrant, deadline: Duration?, _ body: @Sendable (LockGrant) async throws -> T
+        holding grant: LockGrant, maxHeld: Duration?, linger: ClosedRange<Duration>?,
+        _ body: @Sendable (LockGrant) async throws -> T
     ) async throws -> T {
         let environment = session.environment
+        let deadline = maxHeld.map { environment.now() + $0 }
         // The group does not outlive this call, so `body` does not actually escape.
         let result: Result<T, any Error> = await withoutActuallyEscaping(body) { body in
             await withTaskGroup(of: Result<HoldOutcome<T>, any Error>.self) { group in
-                group.addTask { await Result { .finished(try await body(grant)) } }
+                group.addTask {
+                    await Result {
+                        let value = try await body(grant)
+                        if let linger { try await environment.sleep(for: environment.random.duration(in: linger)) }
+                        return .finished(value)
+                    }
+                }
                 group.addTask { await Result { .lost(try await grant.lost()) } }
                 if let deadline {
                     group.addTask {

@@ -88,20 +88,20 @@ extension Session {
     private nonisolated(nonsending) func createWaiterKey(_ turns: Turns, value: [UInt8]) async throws -> WaiterKey {
         let key = key(of: turns), prefix = turns.name.prefix
         do {
-            if !turns.othersSeen.isSet {
+            if !turns.othersSeen {
                 // Nobody was ahead last time: create the key only if the name has no key at all. Then it
                 // owns the name and there is no predecessor to read.
                 let response = try await backend.txn(
                     .createIfNameFree(key, under: prefix, value: value, lease: lease))
                 if response.succeeded { return WaiterKey(key: key, revision: response.revision, predecessor: nil) }
-                turns.othersSeen.set(true)
+                turns.othersSeen = true
             }
             for _ in 0..<3 {
                 let response = try await backend.txn(
                     .createReadingNewest(key, under: prefix, own: turns.own, value: value, lease: lease))
                 if response.succeeded {
                     let predecessor = response.responses[0].range?.kvs.first
-                    turns.othersSeen.set(predecessor != nil)
+                    turns.othersSeen = predecessor != nil
                     return WaiterKey(key: key, revision: response.revision, predecessor: predecessor)
                 }
                 for stale in response.responses.first?.range?.kvs ?? [] {

@@ -149,7 +149,7 @@ public final class Session: Sendable {
     /// What this session's turns under `name` share, built once per mutex or election: see ``Turns``.
     func turns(under name: RecipeName) -> Turns {
         let stem = Key(bytes: name.prefix.bytes + leaseSuffix)
-        return Turns(name: name, stem: stem, own: .keyNames(of: stem), othersSeen: Flag())
+        return Turns(name: name, stem: stem)
     }
 
     /// This session's waiter or candidate key for its next turn under `turns`' name:
@@ -287,17 +287,30 @@ public final class Session: Sendable {
 }
 
 /// The key names every turn of one session under one lock or election name uses, built once per mutex
-/// or election rather than on every turn.
-struct Turns: Sendable {
+/// or election rather than on every turn, and shared by its copies: one reference, so that a mutex or
+/// election value (two references) is cheap to copy and small in the frames of the tasks that wait on it.
+final class Turns: Sendable {
     /// The lock or election name.
     let name: RecipeName
     /// `<prefix><name>/<lease hex>`: the key of every turn while the session keeps etcd's key name.
     let stem: Key
     /// Every key name the session has had under the name (``KeyRange/keyNames(of:)`` of ``stem``).
     let own: KeyRange
+    private let sawOthers = Atomic(false)
+
+    init(name: RecipeName, stem: Key) {
+        self.name = name
+        self.stem = stem
+        self.own = .keyNames(of: stem)
+    }
+
     /// Whether the last turn found another key under the name. While it did not, the next turn first
-    /// tries the create that needs the name to be free, and reads no predecessor.
-    let othersSeen: Flag
+    /// tries the create that needs the name to be free, and reads no predecessor. A hint, so every
+    /// access is relaxed.
+    var othersSeen: Bool {
+        get { sawOthers.load(ordering: .relaxed) }
+        set { sawOthers.store(newValue, ordering: .relaxed) }
+    }
 }
 
 extension KeyRange {
@@ -305,12 +318,4 @@ extension KeyRange {
     /// (`<name>/<lease hex>`): from `stem` up to `stem.`, so it holds `stem` and `stem-<n>` but no other
     /// lease's keys (hex digits sort after `.`).
     package static func keyNames(of stem: Key) -> KeyRange { .interval(stem, stem.appending(".")) }
-}
-
-/// A boolean shared by the copies of a value: a hint, so every access is relaxed.
-final class Flag: Sendable {
-    private let value = Atomic(false)
-
-    var isSet: Bool { value.load(ordering: .relaxed) }
-    func set(_ newValue: Bool) { value.store(newValue, ordering: .relaxed) }
 }
