@@ -1,4 +1,4 @@
-import BatonCore
+@_spi(BatonInternals) import BatonCore
 import BatonEtcd
 import Synchronization
 
@@ -45,9 +45,10 @@ public final class Session: Sendable {
     private struct State {
         var end: End?
         var deadline: Duration
-        /// What to run when the session ends: ``ended()``'s continuations and ``whenEnded(_:)``'s actions.
-        var waiters: [Int: @Sendable (End) -> Void] = [:]
-        var nextWaiter = 0
+        /// What to run when the session ends: ``ended()``'s continuations and ``whenEnded(_:)``'s actions,
+        /// by registration number (sequential, so a table indexed by it: every waiting task has one).
+        var waiters = IDTable<@Sendable (End) -> Void>()
+        var nextWaiter: Int64 = 0
         var tasks: [Task<Void, any Error>] = []
     }
 
@@ -80,10 +81,10 @@ public final class Session: Sendable {
     /// Runs `action` once when the session ends — at once, in the caller, if it already has — unless
     /// the returned registration is cancelled first.
     func whenEnded(_ action: @escaping @Sendable (End) -> Void) -> EndRegistration {
-        let (id, end) = state.withLock { state -> (Int, End?) in
+        let (id, end) = state.withLock { state -> (Int64, End?) in
             if let end = state.end { return (0, end) }
             state.nextWaiter += 1
-            state.waiters[state.nextWaiter] = action
+            state.waiters.insert(action, for: state.nextWaiter)
             return (state.nextWaiter, nil)
         }
         if let end { action(end) }
@@ -93,8 +94,8 @@ public final class Session: Sendable {
     /// A pending ``whenEnded(_:)`` action; cancel it when it is no longer wanted.
     struct EndRegistration: Sendable {
         let session: Session
-        let id: Int
-        func cancel() { _ = session.state.withLock { $0.waiters.removeValue(forKey: id) } }
+        let id: Int64
+        func cancel() { _ = session.state.withLock { $0.waiters.removeValue(for: id) } }
     }
 
     /// Ends the session and revokes its lease, deleting every key it holds in one revision.
@@ -269,10 +270,10 @@ public final class Session: Sendable {
             guard state.end == nil else { return nil }
             state.end = end
             defer {
-                state.waiters.removeAll()
+                state.waiters = IDTable()
                 state.tasks.removeAll()
             }
-            return (state.waiters.sorted { $0.key < $1.key }.map(\.value), state.tasks)
+            return (state.waiters.values, state.tasks)
         }
         guard let (waiters, tasks) = taken else { return false }
         if end == .orphaned, backend.keepsLeasesInProcess {
