@@ -174,6 +174,7 @@ struct LocalBench {
         let count = size.memoryCount
         let held = try MemoryBench.measure(.held, count: count)
         let waiters = try MemoryBench.measure(.waiters, count: count)
+        let waitersInWithLock = try MemoryBench.measure(.waitersInWithLock, count: count)
         let floorHeld = try MemoryBench.measure(.floorHeld, count: count)
         let floorWaiters = try MemoryBench.measure(.floorWaiters, count: count)
         func figure(_ figures: [String: Double], _ key: String) throws -> Double {
@@ -187,6 +188,10 @@ struct LocalBench {
             BenchRow(
                 name: "local.memory", variant: "per queued waiter (\(count) on 1 name), excl. its session",
                 value: try figure(waiters, "waiter"), unit: "bytes", samples: count,
+                baseline: try figure(floorWaiters, "waiter")),
+            BenchRow(
+                name: "local.memory", variant: "the same, each waiting in withLock",
+                value: try figure(waitersInWithLock, "waiter"), unit: "bytes", samples: count,
                 baseline: try figure(floorWaiters, "waiter")),
             BenchRow(
                 name: "local.memory", variant: "per idle session (\(count) sessions)",

@@ -14,6 +14,9 @@ enum MemoryBench {
         case held
         /// `count` sessions, then one waiter per session queued on one held name.
         case waiters
+        /// As ``waiters``, each waiting in `withLock` rather than `lock()`: the call most code makes,
+        /// whose frame the waiting task keeps too.
+        case waitersInWithLock = "waiters-withlock"
         /// `count` held ``FloorMutex``es.
         case floorHeld = "floor-held"
         /// `count` tasks queued on one held ``FloorMutex``.
@@ -73,7 +76,7 @@ enum MemoryBench {
             for index in 0..<count { grants.append(try await session.mutex("held-\(index)").lock()) }
             await BenchProcess.waitUntilIdle()
             return [("held", perItem(before))]
-        case .waiters:
+        case .waiters, .waitersInWithLock:
             let waiting = WaitingCounter()
             let environment = BatonEnvironment(events: waiting.sink)
             let client = BatonClient(backend: LocalStore(environment: environment), environment: environment)
@@ -86,7 +89,13 @@ enum MemoryBench {
             await BenchProcess.waitUntilIdle()
             let perSession = perItem(beforeSessions)
             let beforeWaiters = BenchProcess.residentBytes()
-            for mutex in mutexes { Task { _ = try await mutex.lock() } }
+            for mutex in mutexes {
+                if kind == .waiters {
+                    Task { _ = try await mutex.lock() }
+                } else {
+                    Task { try await mutex.withLock { _ in } }
+                }
+            }
             while waiting.count < count { try await Task.sleep(for: .milliseconds(2)) }
             await BenchProcess.waitUntilIdle()
             return [("session", perSession), ("waiter", perItem(beforeWaiters))]
