@@ -106,7 +106,7 @@ public struct IDTable<Value> {
     }
 
     /// Every ID held, in increasing order.
-    public var ids: [Int64] {
+    @inlinable public var ids: [Int64] {
         var ids: [Int64] = []
         ids.reserveCapacity(count)
         for (offset, value) in slots[head...].enumerated() where value != nil { ids.append(base + Int64(offset)) }
@@ -115,7 +115,7 @@ public struct IDTable<Value> {
     }
 
     /// Every value held, in increasing order of ID.
-    public var values: [Value] { ids.map { self[$0]! } }
+    @inlinable public var values: [Value] { ids.map { self[$0]! } }
 
     /// Drops the dead slots at the front of the window; once they are half the array, frees them.
     @inlinable @inline(__always) mutating func trimFront() {
