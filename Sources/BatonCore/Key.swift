@@ -19,11 +19,18 @@ public struct Key: Hashable, Comparable, Sendable, ExpressibleByStringLiteral, C
     /// How the first `length` bytes of this key order against `other`: negative before, zero equal,
     /// positive after. Compares a key's directory without building the directory's key.
     func order(ofPrefix length: Int, comparedWith other: Key) -> Int {
+        order(ofPrefix: length, comparedWith: other, prefix: other.bytes.count)
+    }
+
+    /// How the first `length` bytes of this key order against the first `otherLength` bytes of
+    /// `other`: compares two directories of keys without building either.
+    func order(ofPrefix length: Int, comparedWith other: Key, prefix otherLength: Int) -> Int {
         // A plain loop over buffers: the generic `lexicographicallyPrecedes` is several times slower
         // in unoptimised builds, and key comparison is the keyspace's innermost operation.
         bytes.withUnsafeBufferPointer { all in
-            other.bytes.withUnsafeBufferPointer { right in
+            other.bytes.withUnsafeBufferPointer { whole in
                 let left = UnsafeBufferPointer(rebasing: all[..<length])
+                let right = UnsafeBufferPointer(rebasing: whole[..<otherLength])
                 let common = Swift.min(left.count, right.count)
                 var offset = 0
                 while offset < common {

@@ -62,29 +62,47 @@ extension Keyspace {
     }
 
     /// A create-ordered read of a directory: seek to the first (or last) create revision within the
-    /// filters, then step.
+    /// filters in the directory's run of the create index, then step.
     private func readCreateIndex(
         _ directory: Key, _ request: RangeRequest, revision: Int64
     ) -> (response: RangeResponse, examined: Int) {
-        guard let index = createIndex[directory] else {
-            return (RangeResponse(revision: revision, kvs: [], more: false, count: 0), 0)
-        }
-        if request.countOnly {
-            return (RangeResponse(revision: revision, kvs: [], more: false, count: index.count), 0)
+        func side(_ position: CreatePosition) -> Int { position.order(ofDirectoryAgainst: directory) }
+        let count = createIndex.count(where: { side($0) <= 0 }) - createIndex.count(where: { side($0) < 0 })
+        if request.countOnly || count == 0 {
+            return (RangeResponse(revision: revision, kvs: [], more: false, count: count), 0)
         }
         let (minCreate, maxCreate) = (request.minCreateRevision, request.maxCreateRevision)
         func atLeastMin(_ revision: Int64) -> Bool { minCreate <= 0 || revision >= minCreate }
         func atMostMax(_ revision: Int64) -> Bool { maxCreate <= 0 || revision <= maxCreate }
         let page: Page
         if request.sortOrder == .descend {
-            let positions = index.descending(startingAt: { atMostMax($0.createRevision) })
-            page = take(consume positions, request, { indexed($0.key) }) { atLeastMin($0.createRevision) }
+            let positions = createIndex.descending(startingAt: {
+                side($0) < 0 || (side($0) == 0 && atMostMax($0.createRevision))
+            })
+            let walk = DirectoryWalk(positions: positions, directory: directory)
+            page = take(walk, request, indexed) { atLeastMin($0.createRevision) }
         } else {
-            let positions = index.ascending(startingAt: { atLeastMin($0.createRevision) })
-            page = take(consume positions, request, { indexed($0.key) }) { atMostMax($0.createRevision) }
+            let positions = createIndex.ascending(startingAt: {
+                side($0) > 0 || (side($0) == 0 && atLeastMin($0.createRevision))
+            })
+            let walk = DirectoryWalk(positions: positions, directory: directory)
+            page = take(walk, request, indexed) { atMostMax($0.createRevision) }
         }
-        let response = RangeResponse(revision: revision, kvs: page.kvs, more: page.more, count: index.count)
+        let response = RangeResponse(revision: revision, kvs: page.kvs, more: page.more, count: count)
         return (response, page.examined)
+    }
+
+    /// A walk of the create index that ends where it leaves `directory`'s run.
+    private struct DirectoryWalk: IteratorProtocol {
+        var positions: SortedMap<CreatePosition, Present>.InOrderIterator
+        let directory: Key
+
+        mutating func next() -> CreatePosition? {
+            guard let (position, _) = positions.next(), position.order(ofDirectoryAgainst: directory) == 0 else {
+                return nil
+            }
+            return position
+        }
     }
 
     /// The live key-value of an index entry.

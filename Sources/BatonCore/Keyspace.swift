@@ -6,19 +6,32 @@
 /// previous value, so a read at a past revision undoes the newer changes over the live keys.
 ///
 /// Every `/`-terminated prefix of a live key (for `a/b/c`: `a/` and `a/b/`; for `a/b/`: also `a/b/`
-/// itself) has an index of its keys ordered by create revision, so the lock-owner query ("first
-/// created under the prefix") and the predecessor query ("last created before revision R") are
-/// O(log n) seeks rather than scans. See `Keyspace+Range.swift`. A directory's index stays, empty,
-/// when its last key goes (a lock's directory empties and refills on every uncontended cycle);
-/// ``compact(revision:)`` drops the empty ones, so they never outnumber the history's changes.
+/// itself) is a directory, and one create index orders every live key under each of its directories
+/// by directory, then create revision: a directory's keys are one run of it, so the lock-owner query
+/// ("first created under the prefix") and the predecessor query ("last created before revision R")
+/// are O(log n) seeks rather than scans. See `Keyspace+Range.swift`. One tree for all directories, not
+/// one per directory: a lock name is a directory of its own, and a tree of its own cost every held
+/// lock three small arrays.
 struct Keyspace: Equatable, Sendable {
-    /// A key's place in a directory's create-revision index.
+    /// A key's place in the create index under one of its directories: the key's first
+    /// `directoryLength` bytes, compared as a prefix of the key and never built.
     struct CreatePosition: Comparable, Hashable, Sendable {
+        var directoryLength: Int
         var createRevision: Int64
         var key: Key
 
+        /// How this position's directory orders against `directory`: negative before, zero the same,
+        /// positive after.
+        func order(ofDirectoryAgainst directory: Key) -> Int {
+            key.order(ofPrefix: directoryLength, comparedWith: directory)
+        }
+
         static func < (lhs: CreatePosition, rhs: CreatePosition) -> Bool {
-            lhs.createRevision != rhs.createRevision ? lhs.createRevision < rhs.createRevision : lhs.key < rhs.key
+            let byDirectory = lhs.key.order(
+                ofPrefix: lhs.directoryLength, comparedWith: rhs.key, prefix: rhs.directoryLength)
+            if byDirectory != 0 { return byDirectory < 0 }
+            if lhs.createRevision != rhs.createRevision { return lhs.createRevision < rhs.createRevision }
+            return lhs.key < rhs.key
         }
     }
 
@@ -40,11 +53,8 @@ struct Keyspace: Equatable, Sendable {
     private(set) var compactedRevision: Int64 = 0
     /// Live keys in key order.
     private(set) var live = SortedMap<Key, KeyValue>()
-    /// For every `/`-terminated prefix of a live key: the keys under it by create revision. May also
-    /// hold empty indexes of directories emptied since the last compaction. A ``SortedMap`` rather
-    /// than a `Dictionary`: few directories, compared faster than hashed, and changed in place
-    /// through ``SortedMap/modifyValue(forKey:_:)`` without allocating.
-    private(set) var createIndex = SortedMap<Key, SortedMap<CreatePosition, Present>>()
+    /// Every live key under each of its directories, by directory, then create revision.
+    private(set) var createIndex = SortedMap<CreatePosition, Present>()
     /// One change set per revision above ``compactedRevision`` (revision 1 has none), oldest first.
     private(set) var history: [ChangeSet] = []
 
@@ -82,8 +92,7 @@ struct Keyspace: Equatable, Sendable {
         return commit(write)
     }
 
-    /// Forgets the history at and below `target`, and the indexes of empty directories; reads at
-    /// `target` itself still work, as in etcd.
+    /// Forgets the history at and below `target`; reads at `target` itself still work, as in etcd.
     /// - Throws: `compacted` when `target` is already compacted, `futureRevision` above the current.
     mutating func compact(revision target: Int64) throws {
         if target <= compactedRevision {
@@ -94,8 +103,6 @@ struct Keyspace: Equatable, Sendable {
         }
         history.removeFirst(historyIndex(after: target))
         compactedRevision = target
-        let emptied = createIndex.filter { $0.value.isEmpty }.map(\.key)
-        for directory in emptied { createIndex.removeValue(forKey: directory) }
     }
 
     /// The change sets of revisions `>= start`, oldest first. The caller checks `start` against
@@ -202,25 +209,17 @@ struct Keyspace: Equatable, Sendable {
     }
 
     private mutating func addToCreateIndex(_ kv: KeyValue) {
-        let position = CreatePosition(createRevision: kv.createRevision, key: kv.key)
         Self.forEachDirectory(of: kv.key) { length in
-            func order(_ directory: Key) -> Int { kv.key.order(ofPrefix: length, comparedWith: directory) }
-            let added: Void? = createIndex.modifyValue(orderedBy: order) { $0[position] = Present() }
-            if added == nil {
-                var index = SortedMap<CreatePosition, Present>()
-                index[position] = Present()
-                createIndex[Key(bytes: Array(kv.key.bytes[..<length]))] = index
-            }
+            createIndex[CreatePosition(directoryLength: length, createRevision: kv.createRevision, key: kv.key)] =
+                Present()
         }
     }
 
-    /// Removes `kv` from its directories' indexes, keeping an emptied index for the directory's next
-    /// key (``compact(revision:)`` drops it).
+    /// Removes `kv` from the create index under each of its directories.
     private mutating func removeFromCreateIndex(_ kv: KeyValue) {
-        let position = CreatePosition(createRevision: kv.createRevision, key: kv.key)
         Self.forEachDirectory(of: kv.key) { length in
-            func order(_ directory: Key) -> Int { kv.key.order(ofPrefix: length, comparedWith: directory) }
-            createIndex.modifyValue(orderedBy: order) { _ = $0.removeValue(forKey: position) }
+            createIndex.removeValue(
+                forKey: CreatePosition(directoryLength: length, createRevision: kv.createRevision, key: kv.key))
         }
     }
 }
