@@ -7,9 +7,9 @@
 /// etcd; `more` says the filtered keys did not all fit in `limit`.
 ///
 /// Plans, cheapest first: one key; a current read of a `/`-terminated prefix sorted by create
-/// revision, answered from the directory's create index in O(log n + limit); a current read in key
-/// order, which seeks to the bound and counts by subtree sizes; everything else (other sort targets,
-/// past revisions) materialises the keys in the range and sorts them.
+/// revision, answered from the directory's run of the create index in O(log n + limit); a current
+/// read in key order, which seeks to the bound and counts by subtree sizes; everything else (other
+/// sort targets, past revisions) materialises the keys in the range and sorts them.
 extension Keyspace {
     /// Reads at the current revision or, with `request.revision > 0`, at a past one.
     /// - Throws: `futureRevision` above the current revision, `compacted` below the compacted one.
