@@ -7,7 +7,7 @@ import BatonCore
 /// both believe they hold the lock. Baton queues them here first; only the front task goes to the
 /// store.
 actor HolderGates {
-    private var held: Set<Key> = []
+    private var held = KeySet()
     private var queues: [Key: [(id: Int, continuation: CheckedContinuation<Void, any Error>)]] = [:]
     private var nextID = 0
     /// Where a cancelled waiter's removal from its queue runs.
@@ -19,7 +19,7 @@ actor HolderGates {
     /// - Throws: `CancellationError` if cancelled while queued (the queue forgets it).
     func acquire(_ name: Key) async throws {
         try Task.checkCancellation()
-        if held.insert(name).inserted { return }
+        if held.insert(name) { return }
         nextID += 1
         let id = nextID
         try await withTaskCancellationHandler {
@@ -38,7 +38,7 @@ actor HolderGates {
 
     /// Takes `name` if no task of the session holds it. - Returns: whether it was taken.
     func tryAcquire(_ name: Key) -> Bool {
-        held.insert(name).inserted
+        held.insert(name)
     }
 
     /// Hands `name` to the next queued task, or frees it.

@@ -16,7 +16,7 @@ struct LeaseTable: Equatable, Sendable {
         /// The instant it expires.
         var expiry: Duration
         /// The keys attached to it.
-        var keys: Set<Key> = []
+        var keys = KeySet()
         /// Whether it is pinned: kept alive continuously, out of the expiry order.
         var pinned = false
     }
