@@ -5,6 +5,10 @@ import Testing
 
 /// Failover, unreachable and frozen endpoints, and servers that are not etcd: every call ends
 /// within its timeout with the fitting error.
+///
+/// Tests that start no etcd may run while the CPU-bound model tests of other suites hold the
+/// cooperative threads, so their bounds leave seconds of slack; the error (its code, the timeout its
+/// message names, a `CancellationError`) tells which way a call ended.
 @Suite(.enabled(if: EtcdServer.isEnabled), .serialized)
 struct EtcdFailureTests {
     private let clock = ContinuousClock()
@@ -36,13 +40,13 @@ struct EtcdFailureTests {
         defer { withExtendedLifetime(dead) {} }  // held until the test ends
         let gateway = try EtcdGateway(
             configuration: EtcdConfiguration(
-                endpoints: [dead.url, dead.url], dialTimeout: .seconds(1), requestTimeout: .seconds(2)))
+                endpoints: [dead.url, dead.url], dialTimeout: .seconds(60), requestTimeout: .seconds(60)))
         defer { gateway.closeSoon() }
         let elapsed = await timed {
             let error = await expectBatonError(.unavailable) { _ = try await gateway.range(RangeRequest(.key("a"))) }
             #expect(error?.cause != nil)
         }
-        #expect(elapsed < .seconds(1))
+        #expect(elapsed < .seconds(30))  // refused at once; waiting out a dial timeout would take 60 s
         await expectBatonError(.unavailable) { _ = try await gateway.watch(WatchRequest(.key("a"))) }
     }
 
@@ -87,9 +91,10 @@ struct EtcdFailureTests {
             configuration: EtcdConfiguration(endpoints: [silent.url], requestTimeout: .milliseconds(500)))
         defer { gateway.closeSoon() }
         let elapsed = await timed {
-            await expectBatonError(.timeout) { _ = try await gateway.watch(WatchRequest(.key("a"))) }
+            let error = await expectBatonError(.timeout) { _ = try await gateway.watch(WatchRequest(.key("a"))) }
+            #expect(error?.message.contains("within \(Duration.milliseconds(500))") == true)
         }
-        #expect(elapsed < .seconds(2))
+        #expect(elapsed < .seconds(20))
     }
 
     @Test(arguments: [
@@ -124,6 +129,6 @@ struct EtcdFailureTests {
             await #expect(throws: CancellationError.self) { _ = try await call.value }
             await #expect(throws: CancellationError.self) { _ = try await watch.value }
         }
-        #expect(elapsed < .seconds(2))
+        #expect(elapsed < .seconds(20))  // ended by the cancellation, not the 30 s request timeout
     }
 }
