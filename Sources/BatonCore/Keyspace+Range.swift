@@ -77,13 +77,15 @@ extension Keyspace {
         let page: Page
         if request.sortOrder == .descend {
             let positions = createIndex.descending(startingAt: {
-                side($0) < 0 || (side($0) == 0 && atMostMax($0.createRevision))
+                let side = side($0)
+                return side < 0 || (side == 0 && atMostMax($0.createRevision))
             })
             let walk = DirectoryWalk(positions: positions, directory: directory)
             page = take(walk, request, indexed) { atLeastMin($0.createRevision) }
         } else {
             let positions = createIndex.ascending(startingAt: {
-                side($0) > 0 || (side($0) == 0 && atLeastMin($0.createRevision))
+                let side = side($0)
+                return side > 0 || (side == 0 && atLeastMin($0.createRevision))
             })
             let walk = DirectoryWalk(positions: positions, directory: directory)
             page = take(walk, request, indexed) { atMostMax($0.createRevision) }
