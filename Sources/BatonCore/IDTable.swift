@@ -105,17 +105,25 @@ public struct IDTable<Value> {
         return body(&strays.values[index])
     }
 
-    /// Every ID held, in increasing order.
-    @inlinable public var ids: [Int64] {
-        var ids: [Int64] = []
-        ids.reserveCapacity(count)
-        for (offset, value) in slots[head...].enumerated() where value != nil { ids.append(base + Int64(offset)) }
-        if !strays.isEmpty { ids = (ids + strays.keys).sorted() }
-        return ids
+    /// Every ID held with its value, in increasing order of ID: one walk of the window, merged with
+    /// the strays when there are any.
+    @inlinable var entries: [(id: Int64, value: Value)] {
+        var entries: [(id: Int64, value: Value)] = []
+        entries.reserveCapacity(count)
+        for (offset, value) in slots[head...].enumerated() {
+            if let value { entries.append((base + Int64(offset), value)) }
+        }
+        if !strays.isEmpty {
+            entries = (entries + strays.map { (id: $0.key, value: $0.value) }).sorted { $0.id < $1.id }
+        }
+        return entries
     }
 
+    /// Every ID held, in increasing order.
+    @inlinable public var ids: [Int64] { entries.map(\.id) }
+
     /// Every value held, in increasing order of ID.
-    @inlinable public var values: [Value] { ids.map { self[$0]! } }
+    @inlinable public var values: [Value] { entries.map(\.value) }
 
     /// Drops the dead slots at the front of the window; once they are half the array, frees them.
     @inlinable @inline(__always) mutating func trimFront() {
