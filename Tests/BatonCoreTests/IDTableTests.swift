@@ -19,6 +19,18 @@ import Testing
         var random = SplitMix64(seed: seed)
         var table = IDTable<Int>()
         var model: [Int64: Int] = [:]
+        // The model's IDs in an order that depends on the seed only (a dictionary's does not), so
+        // that picking one at random replays; `live` lists them, `position` finds one in `live`.
+        var live: [Int64] = []
+        var position: [Int64: Int] = [:]
+        func forget(_ id: Int64) {
+            guard let index = position.removeValue(forKey: id) else { return }
+            let moved = live.removeLast()
+            if index < live.count {
+                live[index] = moved
+                position[moved] = index
+            }
+        }
         var last: Int64 = 0
         var strayed = false
         for step in 0..<10_000 {
@@ -26,19 +38,22 @@ import Testing
             case 0..<4:
                 last = Self.nextID(after: last, using: &random)
                 table.insert(step, for: last)
-                model[last] = step
+                if model.updateValue(step, forKey: last) == nil {
+                    position[last] = live.count
+                    live.append(last)
+                }
             case 4..<7:
                 // Remove mostly old IDs, as queues drain from the front.
                 let oldest = Bool.random(using: &random)
-                guard let id = oldest ? model.keys.min() : model.keys.sorted().randomElement(using: &random) else {
-                    continue
-                }
+                guard let id = oldest ? live.min() : live.randomElement(using: &random) else { continue }
+                forget(id)
                 #expect(table.removeValue(for: id) == model.removeValue(forKey: id))
             case 7:
                 let id = Int64.random(in: (last - 300)...(last + 300), using: &random)
+                forget(id)
                 #expect(table.removeValue(for: id) == model.removeValue(forKey: id))
             case 8:
-                guard let id = model.keys.sorted().randomElement(using: &random) else { continue }
+                guard let id = live.randomElement(using: &random) else { continue }
                 #expect(table.modifyValue(for: id) { $0 += 1 } != nil)
                 model[id]! += 1
             default:
