@@ -24,7 +24,10 @@ final class OverlapDetector: Sendable {
 /// Seed 004's example: 1000 tasks, each with its own session, increment one counter under one lock.
 @Suite struct CounterTests {
     /// 1000 tasks on local:; on etcd 200, sharing one gateway as one process would (each waiter holds
-    /// two streaming watch connections while it waits).
+    /// two streaming watch connections while it waits). The sessions' keep-alives sleep on the
+    /// harness's manual clock, which this test never advances, while etcd expires leases on its own
+    /// clock: the TTL is long enough that no lease runs out on a busy machine, where this test has taken
+    /// 20 s (and once failed, with a 10 s TTL).
     @Test(arguments: BackendKind.allCases)
     func thousandSessionsIncrementACounterUnderOneLock(_ kind: BackendKind) async throws {
         let h = try await Harness(kind)
@@ -35,7 +38,7 @@ final class OverlapDetector: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<tasks {
                 group.addTask {
-                    let session = try await client.session(ttl: .seconds(10))
+                    let session = try await client.session(ttl: .seconds(120))
                     try await session.mutex("mylock").withLock { grant in
                         overlaps.enter()
                         let read = counter.value
