@@ -7,13 +7,15 @@ import Synchronization
 /// Each round queues every waiter behind a holder, waits until all of them are queued and the process
 /// has gone quiet (every waiter has set up its watches), then releases the holder; the waiters hand the
 /// lock on one by one and the first `perRound` handoffs are timed, while at least 90% of the queue is
-/// still waiting. Rounds repeat until `samples` handoffs are timed.
+/// still waiting. Rounds repeat until `samples` handoffs are timed, and there are at least three of
+/// them: each round builds its queue afresh, so no one queue's layout in memory decides the figure.
 struct HandoffBench {
     let waiters: Int
     let samples: Int
 
-    /// Handoffs timed per round: the first tenth of the queue (at least 10, at most `samples`).
-    var perRound: Int { min(waiters, max(10, waiters / 10), samples) }
+    /// Handoffs timed per round: the first tenth of the queue (at least 10), and at most a third of
+    /// `samples` (rounded up), so that they span at least three rounds.
+    var perRound: Int { min(waiters, max(10, waiters / 10), (samples + 2) / 3) }
     var rounds: Int { (samples + perRound - 1) / perRound }
 
     /// Baton's handoffs on one `LocalStore`. - Returns: the latencies (ns), the time it took to create
