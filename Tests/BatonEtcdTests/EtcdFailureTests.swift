@@ -60,7 +60,7 @@ struct EtcdFailureTests {
         let first = await expectBatonError(.timeout) { _ = try await gateway.put(PutRequest(key: "t")) }
         #expect(first?.message.contains("within \(Duration.seconds(1))") == true, "\(String(describing: first))")
         #expect(start.duration(to: .now) >= .seconds(1))  // a lower bound: a busy machine only adds to it
-        // The frozen endpoint is probed next time, and skipped: sent to it, the put would time out.
+        // The frozen endpoint now comes after the one that works: sent to it again, this put would time out.
         _ = try await gateway.put(PutRequest(key: "t"))
         #expect(try await gateway.range(RangeRequest(.key("t"))).count == 1)
     }
