@@ -83,6 +83,34 @@ import Testing
         #expect(table.slots.count < 256)
     }
 
+    /// An ID kept as a stray (it was far past the window) that the window later reaches lives in the
+    /// window from its next insert on, and nowhere else: the random walk above never gets there.
+    @Test func aStrayIDThatTheWindowReachesIsHeldOnce() {
+        // Reached when the window is extended up to the stray's ID by inserting it.
+        var restarted = IDTable<Int>()
+        restarted.insert(1, for: 1)
+        restarted.insert(-1_000, for: 1_000)  // far past the window's end: a stray
+        restarted.removeValue(for: 1)  // the window empties, and starts again at the next ID
+        restarted.insert(990, for: 990)
+        restarted.insert(1_000, for: 1_000)  // extends the window over 1_000
+        #expect(restarted.count == 2)
+        #expect(restarted.removeValue(for: 1_000) == 1_000)
+        #expect(restarted[1_000] == nil)
+        #expect(restarted.count == 1)
+
+        // Reached when the window was extended past the stray's ID first, leaving its slot empty.
+        var extended = IDTable<Int>()
+        for id in Int64(10)...80 { extended.insert(Int(id), for: id) }
+        extended.insert(-300, for: 300)  // far past the window's end: a stray
+        for id: Int64 in [140, 211, 301] { extended.insert(Int(id), for: id) }  // the window now spans 300
+        #expect(extended[300] == -300)
+        extended.insert(300, for: 300)
+        #expect(extended.count == 71 + 4)
+        #expect(extended.removeValue(for: 300) == 300)
+        #expect(extended[300] == nil)
+        #expect(extended.count == 71 + 3)
+    }
+
     @Test func missingIDsAreAbsentAndChangeNothing() {
         var table = IDTable<String>()
         #expect(table[5] == nil)
