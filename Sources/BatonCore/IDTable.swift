@@ -165,6 +165,6 @@ extension IDTable: Equatable where Value: Equatable {
     /// Equal when they hold the same values under the same IDs, however each is laid out.
     public static func == (lhs: IDTable, rhs: IDTable) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        return lhs.ids.allSatisfy { lhs[$0] == rhs[$0] }
+        return lhs.entries.elementsEqual(rhs.entries) { $0.id == $1.id && $0.value == $1.value }
     }
 }
