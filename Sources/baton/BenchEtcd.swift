@@ -15,9 +15,11 @@ import Synchronization
 /// between them and the first line is the recipe's own cost; and etcd's lock transaction (compare,
 /// read the newest key, put) with the delete, which is what Baton sends once a name is busy.
 ///
-/// Each case alternates with its baseline in three rounds, so a machine whose load changes during
-/// the run skews both alike. `ratio` is value / baseline: the share of the limit reached (targets:
-/// ≥ 0.90 uncontended; ≥ 300 cycles/s for eight clients on one name).
+/// Each case alternates with its baseline in rounds of about half a second (at least three), so a
+/// machine whose load changes during the run skews both alike. `ratio` is value / baseline: the share
+/// of the limit reached (targets: ≥ 0.90 uncontended; ≥ 300 cycles/s for eight clients on one name).
+/// etcd's disk makes single rounds vary by ±20% or more, so each ratio is printed with the range of
+/// the rounds' own ratios and their standard error: how far the figure can be trusted.
 ///
 /// Nothing is started: without `--endpoints` this prints usage and exits 2. Figures are measured on
 /// the wall clock and reported, not judged: the exit status is 0 whenever every case ran, 1 if one
@@ -75,20 +77,43 @@ private struct EtcdBenchResult {
     var value: Double
     var unit: String
     var baseline: Double
+    /// Each round's value / baseline.
+    var roundRatios: [Double]
     var target: String?
+
+    init(name: String, description: String, unit: String, target: String?, _ comparison: EtcdBenchComparison) {
+        self.name = name
+        self.description = description
+        self.unit = unit
+        self.target = target
+        (value, baseline, roundRatios) = (comparison.subject, comparison.baseline, comparison.roundRatios)
+    }
 
     var ratio: Double { baseline > 0 ? value / baseline : 0 }
 
-    /// `lock+unlock, 1 client: 612 cycles/s; put+delete limit 700 pairs/s; ratio 0.87 (target ≥ 0.90)`.
+    /// The standard error of the mean of ``roundRatios``: 0 for fewer than two rounds.
+    var ratioStandardError: Double {
+        let count = Double(roundRatios.count)
+        guard count > 1 else { return 0 }
+        let mean = roundRatios.reduce(0, +) / count
+        let variance = roundRatios.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (count - 1)
+        return (variance / count).squareRoot()
+    }
+
+    /// `lock+unlock, 1 client: 612 cycles/s; put+delete limit 700 pairs/s; ratio 0.87 (target ≥ 0.90);
+    /// 10 rounds 0.74–1.02, standard error 0.03`.
     var text: String {
         "\(description): \(Self.fixed(value, 0)) \(unit); put+delete limit \(Self.fixed(baseline, 0)) pairs/s; "
             + "ratio \(Self.fixed(ratio, 2))" + (target.map { " (target \($0))" } ?? "")
+            + "; \(roundRatios.count) rounds \(Self.fixed(roundRatios.min() ?? 0, 2))–\(Self.fixed(roundRatios.max() ?? 0, 2)), "
+            + "standard error \(Self.fixed(ratioStandardError, 2))"
     }
 
-    /// `{"name":…,"value":…,"unit":…,"baseline":…,"ratio":…}`.
+    /// `{"name":…,"value":…,"unit":…,"baseline":…,"ratio":…,"rounds":…,"ratio_standard_error":…}`.
     var json: String {
         "{\"name\":\"\(name)\",\"value\":\(Self.fixed(value, 1)),\"unit\":\"\(unit)\","
-            + "\"baseline\":\(Self.fixed(baseline, 1)),\"ratio\":\(Self.fixed(ratio, 3))}"
+            + "\"baseline\":\(Self.fixed(baseline, 1)),\"ratio\":\(Self.fixed(ratio, 3)),"
+            + "\"rounds\":\(roundRatios.count),\"ratio_standard_error\":\(Self.fixed(ratioStandardError, 3))}"
     }
 
     /// `value` with `digits` decimals, without Foundation.
@@ -105,6 +130,13 @@ private struct EtcdBenchResult {
         }
         return (value < 0 ? "-" : "") + text
     }
+}
+
+/// A case's and its baseline's rates over all rounds, and each round's ratio of the two.
+private struct EtcdBenchComparison {
+    var subject: Double
+    var baseline: Double
+    var roundRatios: [Double]
 }
 
 /// Completed cycles and the time they took.
@@ -191,7 +223,8 @@ private struct EtcdBench {
     /// Keys and names of this run start with it, so runs never meet.
     let tag = "baton-bench-\(UInt32.random(in: 0...UInt32.max))"
     let clock = ContinuousClock()  // a benchmark of real I/O measures real time
-    static let rounds = 3
+    /// How long a round of a case, or of its baseline, runs.
+    static let roundSeconds = 0.5
 
     var connectionString: String { "etcd:" + options.endpoints.joined(separator: ",") }
 
@@ -221,39 +254,34 @@ private struct EtcdBench {
         let single = Array(sessions.prefix(1))
 
         let soloLocks = try locks(single, names: ["\(tag)-solo"])
-        let (solo, soloLimit) = try await compare(soloLocks, with: pairs(single))
         report(
             EtcdBenchResult(
-                name: "etcd.lock.1client", description: "lock+unlock, 1 client", value: solo, unit: "cycles/s",
-                baseline: soloLimit, target: "ratio >= 0.90"))
+                name: "etcd.lock.1client", description: "lock+unlock, 1 client", unit: "cycles/s",
+                target: "ratio >= 0.90", try await compare(soloLocks, with: pairs(single))))
         try await printRequestsPerCycle(soloLocks, counters)
-        let (spread, spreadLimit) = try await compare(
-            locks(sessions, names: (0..<8).map { "\(tag)-own-\($0)" }), with: pairs(sessions))
         report(
             EtcdBenchResult(
-                name: "etcd.lock.8clients.8names", description: "lock+unlock, 8 clients on 8 names", value: spread,
-                unit: "cycles/s", baseline: spreadLimit, target: "ratio >= 0.90"))
+                name: "etcd.lock.8clients.8names", description: "lock+unlock, 8 clients on 8 names",
+                unit: "cycles/s", target: "ratio >= 0.90",
+                try await compare(locks(sessions, names: (0..<8).map { "\(tag)-own-\($0)" }), with: pairs(sessions))))
         let sharedLocks = try locks(sessions, names: Array(repeating: "\(tag)-shared", count: 8))
-        let (shared, sharedLimit) = try await compare(sharedLocks, with: pairs(sessions))
         report(
             EtcdBenchResult(
-                name: "etcd.lock.8clients.1name", description: "lock+unlock, 8 clients on 1 name", value: shared,
-                unit: "cycles/s", baseline: sharedLimit, target: ">= 300 cycles/s"))
+                name: "etcd.lock.8clients.1name", description: "lock+unlock, 8 clients on 1 name",
+                unit: "cycles/s", target: ">= 300 cycles/s", try await compare(sharedLocks, with: pairs(sessions))))
         try await printRequestsPerCycle(sharedLocks, counters)
-        let (short, shortLimit) = try await compare(
-            byHand(single[0], Key("\(tag)-short/"), .ifNameFree), with: pairs(single))
         report(
             EtcdBenchResult(
                 name: "etcd.byhand.baton.1client",
                 description: "Baton's uncontended requests by hand (create if the name is free; delete), 1 client",
-                value: short, unit: "pairs/s", baseline: shortLimit, target: nil))
-        let (full, fullLimit) = try await compare(
-            byHand(single[0], Key("\(tag)-full/"), .readingPredecessor), with: pairs(single))
+                unit: "pairs/s", target: nil,
+                try await compare(byHand(single[0], Key("\(tag)-short/"), .ifNameFree), with: pairs(single))))
         report(
             EtcdBenchResult(
                 name: "etcd.byhand.etcd.1client",
-                description: "etcd's lock transaction and the delete by hand, 1 client", value: full,
-                unit: "pairs/s", baseline: fullLimit, target: nil))
+                description: "etcd's lock transaction and the delete by hand, 1 client", unit: "pairs/s",
+                target: nil,
+                try await compare(byHand(single[0], Key("\(tag)-full/"), .readingPredecessor), with: pairs(single))))
 
         for session in sessions { try? await session.close() }
     }
@@ -308,20 +336,25 @@ private struct EtcdBench {
         return [{ try await requests.send() }]
     }
 
-    /// Runs `subject` and `baseline` alternately for ``EtcdBench/rounds`` rounds, each round a
-    /// share of the duration, after a warm-up of each; returns both rates.
-    private func compare(
-        _ subject: [EtcdBenchCycle], with baseline: [EtcdBenchCycle]
-    ) async throws -> (subject: Double, baseline: Double) {
+    /// Runs `subject` and `baseline` alternately, after a warm-up of each, in rounds of about half a
+    /// second each (at least three); returns both rates and each round's ratio.
+    private func compare(_ subject: [EtcdBenchCycle], with baseline: [EtcdBenchCycle]) async throws
+        -> EtcdBenchComparison
+    {
         try await warmUp(subject)
         try await warmUp(baseline)
-        let slice = Duration.milliseconds(Int64(options.seconds * 1000) / Int64(Self.rounds))
+        let rounds = max(3, Int((options.seconds / Self.roundSeconds).rounded()))
+        let slice = Duration.milliseconds(Int64(options.seconds * 1000) / Int64(rounds))
         var subjectTally = EtcdBenchTally(), baselineTally = EtcdBenchTally()
-        for _ in 0..<Self.rounds {
-            subjectTally = subjectTally + (try await loop(subject, for: slice))
-            baselineTally = baselineTally + (try await loop(baseline, for: slice))
+        var roundRatios: [Double] = []
+        for _ in 0..<rounds {
+            let subjectRound = try await loop(subject, for: slice)
+            let baselineRound = try await loop(baseline, for: slice)
+            if baselineRound.rate > 0 { roundRatios.append(subjectRound.rate / baselineRound.rate) }
+            subjectTally = subjectTally + subjectRound
+            baselineTally = baselineTally + baselineRound
         }
-        return (subjectTally.rate, baselineTally.rate)
+        return EtcdBenchComparison(subject: subjectTally.rate, baseline: baselineTally.rate, roundRatios: roundRatios)
     }
 
     /// Ten cycles per loop: connections opened, watches exercised.
