@@ -32,10 +32,21 @@ public struct DistributedMutex: Sendable {
         try await acquire(wait: true)
     }
 
-    /// Like ``lock()``, but gives up after `timeout` on the session's clock.
-    /// - Throws: `timeout` when the lock was not acquired in time (the waiter key is removed), and
-    ///   everything ``lock()`` throws.
+    /// Like ``lock()``, but gives up after `timeout` on the session's clock. A zero timeout takes the
+    /// lock only if it is free, as ``tryLock()`` does, and throws `timeout` otherwise.
+    /// - Throws: `timeout` when the lock was not acquired in time (the waiter key is removed);
+    ///   `invalidArgument` for a negative timeout; everything ``lock()`` throws.
     public func lock(timeout: Duration) async throws -> LockGrant {
+        guard timeout >= .zero else {
+            throw BatonError(.invalidArgument, "lock \(name): the timeout must not be negative, got \(timeout)")
+        }
+        if timeout == .zero {
+            do {
+                return try await tryLock()
+            } catch let error as BatonError where error.code == .locked {
+                throw BatonError(.timeout, "lock \(name) is held, and the timeout was zero", cause: error)
+            }
+        }
         let environment = session.environment
         let deadline = environment.now() + timeout
         return try await withThrowingTaskGroup(of: LockGrant?.self) { group in
@@ -91,12 +102,19 @@ public struct DistributedMutex: Sendable {
     ///   - linger: after `body` returns, keep holding the lock for a random duration in this range,
     ///     drawn from the session's random source (elock's random sleep after acquiring), so that very
     ///     short jobs on many machines do not run back to back.
-    /// - Throws: `lockLost`; `timeout` past `maxHeld`; what `body` throws; everything ``lock()``
-    ///   throws.
+    /// - Throws: `lockLost`; `timeout` past `maxHeld`; `invalidArgument` for a `maxHeld` that is not
+    ///   positive or a `linger` that starts below zero (before the lock is requested); what `body`
+    ///   throws; everything ``lock()`` throws.
     public func withLock<T: Sendable>(
         maxHeld: Duration? = nil, linger: ClosedRange<Duration>? = nil,
         _ body: @Sendable (LockGrant) async throws -> T
     ) async throws -> T {
+        if let maxHeld, maxHeld <= .zero {
+            throw BatonError(.invalidArgument, "lock \(name): maxHeld must be positive, got \(maxHeld)")
+        }
+        if let linger, linger.lowerBound < .zero {
+            throw BatonError(.invalidArgument, "lock \(name): linger must not be negative, got \(linger)")
+        }
         // Nothing but the lock is awaited here: this frame stays with the task while it waits in the
         // queue, so everything done under the lock is in `run`'s.
         let grant = try await lock()

@@ -21,6 +21,37 @@ import Testing
         await h.close()
     }
 
+    /// A time limit that has already run out is a caller's mistake, not a race to lose or win: before
+    /// this was checked, `lock(timeout: -1s)` on a free name returned a grant, and a negative
+    /// `maxHeld` or `linger` let the body run as if none were given.
+    @Test func negativeTimeLimitsAreRejectedBeforeAnythingIsTaken() async throws {
+        let h = try await Harness(.local)
+        let session = try await h.session()
+        // Each check on a name of its own, so that a lock wrongly taken by one cannot hold up the next.
+        await expectBatonError(.invalidArgument) { try await session.mutex("a").lock(timeout: .seconds(-1)) }
+        await expectBatonError(.invalidArgument) { try await session.mutex("b").withLock(maxHeld: .zero) { _ in 1 } }
+        await expectBatonError(.invalidArgument) {
+            try await session.mutex("c").withLock(maxHeld: .seconds(-1)) { _ in 1 }
+        }
+        await expectBatonError(.invalidArgument) {
+            try await session.mutex("d").withLock(linger: .seconds(-2)...Duration.seconds(-1)) { _ in 1 }
+        }
+        await expectBatonError(.invalidArgument) {
+            try await session.mutex("e").withLock(linger: .seconds(-1)...Duration.seconds(1)) { _ in 1 }
+        }
+        #expect(try await h.keys("").isEmpty, "a rejected call took a lock")
+
+        // A zero timeout is a try: the free lock is taken, the held one times out at once.
+        let mutex = try session.mutex("free")
+        let grant = try await mutex.lock(timeout: .zero)
+        await expectBatonError(.timeout) { try await h.session().mutex("free").lock(timeout: .zero) }
+        #expect(try await h.keys("free/") == [grant.key.description])
+        try await grant.unlock()
+        // Limits that are valid still work.
+        #expect(try await mutex.withLock(maxHeld: .seconds(1), linger: .zero...Duration.zero) { _ in 2 } == 2)
+        await h.close()
+    }
+
     @Test func fractionalTTLsRoundUpToWholeSeconds() async throws {
         let h = try await Harness(.local)
         let session = try await h.session(ttl: .milliseconds(1500))
