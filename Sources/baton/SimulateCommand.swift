@@ -33,7 +33,7 @@ func runSimulate(_ arguments: [String]) async -> Int32 {
     let wall = start.duration(to: clock.now)
     total.realTime = wall
     // The summary's rates are the whole sweep's; say how many simulations ran side by side.
-    let lanes = max(1, min(options.parallel, Int(options.seeds)))
+    let lanes = max(1, min(options.parallel, Int(clamping: options.seeds)))
     if lanes > 1 {
         let perLane = format(total.jobsPerSecond / Double(lanes), 0)
         print("lanes: \(lanes) simulations at a time (--parallel); \(perLane) jobs/s per lane")
@@ -49,16 +49,21 @@ func runSimulate(_ arguments: [String]) async -> Int32 {
 private func sweep(_ scenario: Scenario, _ options: SimulateOptions) async -> Sweep {
     let clock = ContinuousClock()
     let start = clock.now
-    let seeds = Array(options.startSeed..<(options.startSeed + options.seeds))
-    let lanes = max(1, min(options.parallel, seeds.count))
+    // Seeds are dealt to lanes, never listed; the options guarantee that `last` does not overflow.
+    let first = options.startSeed, last = options.seeds == 0 ? nil : options.startSeed + (options.seeds - 1)
+    let lanes = max(1, min(options.parallel, Int(clamping: options.seeds)))
     let plan = options.plan, mutations = options.mutations, twice = options.checkDeterminism
     var sweep = Sweep(scenario: scenario.name)
     await withTaskGroup(of: Sweep.self) { group in
         for lane in 0..<lanes {
-            let mine = seeds.enumerated().filter { $0.offset % lanes == lane }.map(\.element)
             group.addTask {
                 var part = Sweep(scenario: scenario.name)
-                for seed in mine {
+                // This lane's seeds: every `lanes`-th from `first + lane` up to `last`, stopping at
+                // the top of UInt64 too, so that the step past the last seed cannot overflow.
+                var next: UInt64? = last == nil ? nil : first + UInt64(lane)
+                while let seed = next, let last, seed <= last {
+                    let (after, overflow) = seed.addingReportingOverflow(UInt64(lanes))
+                    next = overflow ? nil : after
                     let report = scenario.run(seed: seed, plan: plan, mutations: mutations)
                     part.add(report)
                     if twice {

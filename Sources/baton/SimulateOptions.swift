@@ -46,6 +46,14 @@ struct SimulateOptions {
             guard let parsed = N(text) else { throw SimulateUsageError("\(flag): not a number: \(text)") }
             return parsed
         }
+        func number<N: FixedWidthInteger>(_ flag: String, _: N.Type, atLeast minimum: N) throws(SimulateUsageError) -> N
+        {
+            let parsed = try number(flag, N.self)
+            guard parsed >= minimum else {
+                throw SimulateUsageError("\(flag) must be at least \(minimum), got \(parsed)")
+            }
+            return parsed
+        }
         do throws(SimulateUsageError) {
             var singleSeed: UInt64?
             while index < arguments.count {
@@ -76,10 +84,10 @@ struct SimulateOptions {
                     options.mutations.insert(mutation.mutation)
                 case "--trace": options.trace = true
                 case "--check-determinism": options.checkDeterminism = true
-                case "--parallel": options.parallel = max(1, try number(flag, Int.self))
+                case "--parallel": options.parallel = try number(flag, Int.self, atLeast: 1)
                 case "--no-shrink": options.shrink = false
-                case "--shrink-budget": options.shrinkBudget = try number(flag, Int.self)
-                case "--reports": options.reports = try number(flag, Int.self)
+                case "--shrink-budget": options.shrinkBudget = try number(flag, Int.self, atLeast: 0)
+                case "--reports": options.reports = try number(flag, Int.self, atLeast: 0)
                 case "--list": options.list = true
                 case "-h", "--help": throw SimulateUsageError("")
                 default: throw SimulateUsageError("unknown argument \(flag)")
@@ -89,6 +97,11 @@ struct SimulateOptions {
             if let singleSeed {
                 options.startSeed = singleSeed
                 options.seeds = 1
+            }
+            if options.seeds > 0, options.startSeed.addingReportingOverflow(options.seeds - 1).overflow {
+                throw SimulateUsageError(
+                    "--start-seed \(options.startSeed) with --seeds \(options.seeds) passes the last seed, \(UInt64.max)"
+                )
             }
             if options.trace && (options.scenarios.count != 1 || options.seeds != 1) {
                 throw SimulateUsageError("--trace needs one --scenario and one --seed")

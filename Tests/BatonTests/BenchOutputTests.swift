@@ -44,25 +44,25 @@ import Testing
         #expect(try baton("bench", "local", "--size", "enormous").status == 2)
         #expect(try baton("bench").status == 2)
     }
+}
 
-    /// Runs the `baton` binary built alongside the tests. - Returns: its exit status and stdout lines.
-    private func baton(_ arguments: String...) throws -> (status: Int32, lines: [String]) {
-        let tests = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let executable = URL(fileURLWithPath: tests).deletingLastPathComponent().appendingPathComponent("baton")
-        try #require(
-            FileManager.default.isExecutableFile(atPath: executable.path),
-            "build the baton product first: \(executable.path)")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-        )
-    }
+/// Runs the `baton` binary built alongside the tests. - Returns: its exit status and stdout lines.
+func baton(_ arguments: String...) throws -> (status: Int32, lines: [String]) {
+    let tests = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    let executable = URL(fileURLWithPath: tests).deletingLastPathComponent().appendingPathComponent("baton")
+    try #require(
+        FileManager.default.isExecutableFile(atPath: executable.path),
+        "build the baton product first: \(executable.path)")
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (
+        process.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    )
 }
