@@ -60,14 +60,18 @@ public struct StoreMachine: Sendable, Equatable {
     /// sorted by the target with ties in key order, `.descend` being the exact reverse of `.ascend`.
     /// A prefix ending in `/` sorted by create revision is served from an index in O(log n + limit).
     /// - Throws: `futureRevision` above the current revision; `compacted` below ``compactedRevision``
-    ///   (reading at the compacted revision itself works, as in etcd).
+    ///   (reading at the compacted revision itself works, as in etcd); `invalidArgument` for keys over
+    ///   ``maximumRequestBytes``.
     public func range(_ request: RangeRequest) throws -> RangeResponse {
-        try keyspace.range(request)
+        try checkRequestSize(request.range.requestBytes, "a range")
+        return try keyspace.range(request)
     }
 
     /// Writes one key in a new revision, attaching it to `request.lease` (`nil` or lease 0: no lease).
-    /// - Throws: `leaseNotFound` when the lease does not exist.
+    /// - Throws: `leaseNotFound` when the lease does not exist; `invalidArgument` for a key and value
+    ///   over ``maximumRequestBytes``.
     public mutating func put(_ request: PutRequest) throws -> PutResponse {
+        try checkRequestSize(request.key.bytes.count + request.value.count, "a put")
         if let lease = Keyspace.attachedLease(request.lease), !leaseTable.contains(lease) {
             throw BatonError(.leaseNotFound, "lease \(lease) does not exist (put of \(request.key))")
         }
@@ -77,7 +81,9 @@ public struct StoreMachine: Sendable, Equatable {
     }
 
     /// Deletes the keys in a range, in one revision; the revision does not move when nothing matched.
+    /// - Throws: `invalidArgument` for keys over ``maximumRequestBytes``.
     public mutating func deleteRange(_ request: DeleteRangeRequest) throws -> DeleteRangeResponse {
+        try checkRequestSize(request.range.requestBytes, "a delete")
         let (response, changeSet) = keyspace.deleteRange(request)
         if let changeSet { committed(changeSet) }
         return response
@@ -92,8 +98,10 @@ public struct StoreMachine: Sendable, Equatable {
     /// the revision visible when it ran (the new one once the transaction has written something).
     /// - Throws: `duplicateKey` when the request writes a key twice (etcd's rule, checked on the request
     ///   alone, both branches of nested transactions included), `leaseNotFound` for a put on the path
-    ///   taken naming a missing lease, `futureRevision` / `compacted` for such a read; nothing is applied then.
+    ///   taken naming a missing lease, `futureRevision` / `compacted` for such a read, `invalidArgument`
+    ///   for keys and values over ``maximumRequestBytes`` in all; nothing is applied then.
     public mutating func txn(_ request: TxnRequest) throws -> TxnResponse {
+        try checkRequestSize(request.requestBytes, "a transaction")
         let plan = try keyspace.plan(request, leases: leaseTable)
         let (response, changeSet) = keyspace.run(request, plan)
         if let changeSet { committed(changeSet) }

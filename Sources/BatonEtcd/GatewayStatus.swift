@@ -31,8 +31,9 @@ public struct GatewayStatus: Error, Sendable, Hashable, CustomStringConvertible 
     /// gRPC codes map by etcd's sentinels: 3 → `invalidArgument` (`authenticationFailed` for bad
     /// credentials or a missing user name, `duplicateKey` for a txn writing one key twice); 11 →
     /// `compacted` / `futureRevision` (`invalidArgument` for a too large TTL); 5 → `leaseNotFound`;
-    /// 9 → `leaseExists`; 7 and 16 → `authenticationFailed`; 4 → `timeout`; 1, 2, 8, 10, 13, 14 →
-    /// `unavailable`; anything else → `invalidArgument`.
+    /// 9 → `leaseExists`; 7 and 16 → `authenticationFailed`; 4 → `timeout`; 8 for a request over the
+    /// server's size limit (`received message larger than max`) → `invalidArgument`; 1, 2, 8, 10, 13, 14
+    /// → `unavailable`; anything else → `invalidArgument`.
     var batonError: BatonError {
         let text = "etcd refused the request: \(message)"
         let code: BatonError.Code
@@ -57,6 +58,8 @@ public struct GatewayStatus: Error, Sendable, Hashable, CustomStringConvertible 
         case 9: code = message.contains("lease already exists") ? .leaseExists : .invalidArgument
         case 7, 16: code = .authenticationFailed
         case 4: code = .timeout
+        case 8 where message.contains("larger than max"):
+            code = .invalidArgument  // the request is over the server's size limit: sending it again cannot help
         case 1, 2, 8, 10, 13, 14: code = .unavailable
         default: code = .invalidArgument
         }

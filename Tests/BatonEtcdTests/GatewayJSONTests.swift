@@ -325,6 +325,11 @@ struct GatewayJSONTests {
         #expect(code(412, etcd(9, "etcdserver: lease already exists")) == .leaseExists)
         #expect(code(401, etcd(16, "etcdserver: invalid auth token")) == .authenticationFailed)
         #expect(code(503, etcd(14, "etcdserver: request timed out")) == .unavailable)
+        // Seen here for a 2 MB lock name: a caller's mistake, not a server that is down.
+        #expect(
+            code(429, etcd(8, "grpc: received message larger than max (6000059 vs. 2097152)")) == .invalidArgument)
+        #expect(code(429, etcd(8, "etcdserver: too many requests")) == .unavailable)
+        #expect(code(400, etcd(3, "etcdserver: request is too large")) == .invalidArgument)
         #expect(code(404, "404 page not found") == .malformedResponse)
         #expect(code(405, "Method Not Allowed") == .malformedResponse)
         #expect(code(502, "<html>bad gateway</html>") == .unavailable)

@@ -52,6 +52,25 @@ import Testing
         await h.close()
     }
 
+    /// A name or value over etcd's request limit fails alike on both backends, so code that runs on
+    /// `local:` does not first fail in production (the local store used to take a 2 MB lock name).
+    @Test(arguments: BackendKind.allCases)
+    func requestsOverEtcdsSizeLimitFailAlikeOnEveryBackend(_ kind: BackendKind) async throws {
+        let h = try await Harness(kind)
+        let session = try await h.session()
+        let hugeName = String(repeating: "n", count: 2_000_000)
+        await expectBatonError(.invalidArgument) { try await session.mutex(hugeName).lock() }
+        await expectBatonError(.invalidArgument) { try await session.election("e").campaign(hugeName) }
+        let hugeValue = [UInt8](repeating: 1, count: maximumRequestBytes + 1)
+        await expectBatonError(.invalidArgument) { try await h.store.put(PutRequest(key: "k", value: hugeValue)) }
+        #expect(try await h.keys("").isEmpty)
+        // Just under the limit is fine locally; etcd adds its encoding's bytes, so stay clear of the edge there.
+        let large = [UInt8](repeating: 1, count: maximumRequestBytes - 64 * 1024)
+        _ = try await h.store.put(PutRequest(key: "k", value: large))
+        #expect(try await h.store.range(RangeRequest(.key("k"))).kvs.first?.value.count == large.count)
+        await h.close()
+    }
+
     @Test func fractionalTTLsRoundUpToWholeSeconds() async throws {
         let h = try await Harness(.local)
         let session = try await h.session(ttl: .milliseconds(1500))
