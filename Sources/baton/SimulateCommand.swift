@@ -58,12 +58,10 @@ private func sweep(_ scenario: Scenario, _ options: SimulateOptions) async -> Sw
         for lane in 0..<lanes {
             group.addTask {
                 var part = Sweep(scenario: scenario.name)
-                // This lane's seeds: every `lanes`-th from `first + lane` up to `last`, stopping at
-                // the top of UInt64 too, so that the step past the last seed cannot overflow.
-                var next: UInt64? = last == nil ? nil : first + UInt64(lane)
-                while let seed = next, let last, seed <= last {
-                    let (after, overflow) = seed.addingReportingOverflow(UInt64(lanes))
-                    next = overflow ? nil : after
+                // This lane's seeds: every `lanes`-th from `first + lane` through `last`. The step
+                // past `last` may overflow UInt64; it ends the lane.
+                var seed = first + UInt64(lane)
+                while let last, seed <= last {
                     let report = scenario.run(seed: seed, plan: plan, mutations: mutations)
                     part.add(report)
                     if twice {
@@ -74,6 +72,9 @@ private func sweep(_ scenario: Scenario, _ options: SimulateOptions) async -> Sw
                             part.nondeterministic.append(seed)
                         }
                     }
+                    let (after, overflow) = seed.addingReportingOverflow(UInt64(lanes))
+                    if overflow { break }
+                    seed = after
                 }
                 return part
             }
