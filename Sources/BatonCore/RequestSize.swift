@@ -17,6 +17,11 @@ extension KeyRange {
     }
 }
 
+extension PutRequest {
+    /// The bytes the put sends: its key and value.
+    var requestBytes: Int { key.bytes.count + value.count }
+}
+
 extension Compare {
     var requestBytes: Int {
         if case .value(let value) = target { return range.requestBytes + value.count }
@@ -28,7 +33,7 @@ extension TxnOp {
     var requestBytes: Int {
         switch self {
         case .range(let request): request.range.requestBytes
-        case .put(let request): request.key.bytes.count + request.value.count
+        case .put(let request): request.requestBytes
         case .deleteRange(let request): request.range.requestBytes
         case .txn(let request): request.requestBytes
         }

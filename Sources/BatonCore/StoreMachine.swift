@@ -71,7 +71,7 @@ public struct StoreMachine: Sendable, Equatable {
     /// - Throws: `leaseNotFound` when the lease does not exist; `invalidArgument` for a key and value
     ///   over ``maximumRequestBytes``.
     public mutating func put(_ request: PutRequest) throws -> PutResponse {
-        try checkRequestSize(request.key.bytes.count + request.value.count, "a put")
+        try checkRequestSize(request.requestBytes, "a put")
         if let lease = Keyspace.attachedLease(request.lease), !leaseTable.contains(lease) {
             throw BatonError(.leaseNotFound, "lease \(lease) does not exist (put of \(request.key))")
         }

@@ -33,7 +33,7 @@ func runSimulate(_ arguments: [String]) async -> Int32 {
     let wall = start.duration(to: clock.now)
     total.realTime = wall
     // The summary's rates are the whole sweep's; say how many simulations ran side by side.
-    let lanes = max(1, min(options.parallel, Int(clamping: options.seeds)))
+    let lanes = options.lanes
     if lanes > 1 {
         let perLane = format(total.jobsPerSecond / Double(lanes), 0)
         print("lanes: \(lanes) simulations at a time (--parallel); \(perLane) jobs/s per lane")
@@ -51,7 +51,7 @@ private func sweep(_ scenario: Scenario, _ options: SimulateOptions) async -> Sw
     let start = clock.now
     // Seeds are dealt to lanes, never listed; the options guarantee that `last` does not overflow.
     let first = options.startSeed, last = options.seeds == 0 ? nil : options.startSeed + (options.seeds - 1)
-    let lanes = max(1, min(options.parallel, Int(clamping: options.seeds)))
+    let lanes = options.lanes
     let plan = options.plan, mutations = options.mutations, twice = options.checkDeterminism
     var sweep = Sweep(scenario: scenario.name)
     await withTaskGroup(of: Sweep.self) { group in

@@ -13,6 +13,8 @@ struct SimulateOptions {
     var trace = false
     var checkDeterminism = false
     var parallel = 2
+    /// Simulations that actually run side by side: `parallel`, but no more than there are seeds.
+    var lanes: Int { max(1, min(parallel, Int(clamping: seeds))) }
     var shrink = true
     var shrinkBudget = 120
     var reports = 3
