@@ -12,8 +12,10 @@ let package = Package(
     targets: [
         // Pure machines: MVCC keyspace, lease table, watch registry. Standard library only.
         .target(name: "BatonCore"),
+        // Linux's epoll header, which the toolchain's Glibc module leaves out.
+        .target(name: "CBatonEpoll"),
         // The etcd v3 JSON gateway client. The only module that imports FoundationNetworking.
-        .target(name: "BatonEtcd", dependencies: ["BatonCore"]),
+        .target(name: "BatonEtcd", dependencies: ["BatonCore", "CBatonEpoll"]),
         // Runtime: environment, backend protocol, LocalStore, recipes, connection strings.
         .target(name: "Baton", dependencies: ["BatonCore", "BatonEtcd"]),
         // Seeded scheduler, simulated clock and network, faults, oracles, replay.

@@ -26,7 +26,7 @@ struct HTTPReply: Sendable {
 ///
 /// - Dialling an endpoint is bounded by the dial timeout; a refused or timed-out dial moves on to
 ///   the next endpoint (nothing was sent). The endpoint that answered is tried first next time.
-/// - Each request is bounded by the request timeout: a watchdog closes the connection.
+/// - Each request is bounded by the request timeout: past it, ``Deadlines`` closes the connection.
 /// - An endpoint that failed is tried after the others, and probed (`GET /version` within the dial
 ///   timeout) before it is used again, so a frozen server costs at most one dial timeout, not one
 ///   request timeout per call.
@@ -44,7 +44,7 @@ final class HTTPTransport: Sendable {
     let keepAlive: (time: Duration, timeout: Duration)?
     let sleeper: Sleeper
     let taskExecutor: (any TaskExecutor)?
-    private let queue = DispatchQueue(label: "baton.etcd.sockets")  // determinism: real sockets
+    private let deadlines: Deadlines
 
     private struct State {
         var preferred = 0
@@ -72,6 +72,9 @@ final class HTTPTransport: Sendable {
         self.keepAlive = keepAlive
         self.sleeper = Sleeper(clock)
         self.taskExecutor = taskExecutor
+        let timeouts = [dialTimeout, requestTimeout] + (keepAlive.map { [$0.timeout] } ?? [])
+        self.deadlines = Deadlines(
+            clock: clock, shortest: timeouts.min()!, longest: timeouts.max()!, taskExecutor: taskExecutor)
         self.state = Mutex(
             State(
                 healthy: Array(repeating: true, count: endpoints.count),
@@ -95,6 +98,7 @@ final class HTTPTransport: Sendable {
             return (Array(state.live.values), state.keepAliveWatchdogs.compactMap { $0 })
         }
         for watchdog in watchdogs { watchdog.cancel() }
+        deadlines.close()
         for connection in connections { connection.close(TransportFailure.closed()) }
     }
 
@@ -220,11 +224,10 @@ final class HTTPTransport: Sendable {
         _ connection: SocketConnection, _ request: [UInt8], endpoint index: Int, timeout: Duration
     ) async throws -> (HTTPReply, Bool) {
         let endpoint = endpoints[index].url
-        let watchdog = Task(executorPreference: taskExecutor) { [sleeper] in
-            try await sleeper.sleep(for: timeout)
-            connection.close(TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
-        }
-        defer { watchdog.cancel() }
+        let deadline = deadlines.arm(
+            connection, timeout: timeout,
+            failure: TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
+        defer { deadlines.disarm(deadline) }
         var parser = HTTPResponseParser()
         do {
             try await connection.write(request, sleeper: sleeper)
@@ -296,7 +299,7 @@ final class HTTPTransport: Sendable {
         let connection: SocketConnection
         do {
             connection = try await SocketConnection.connect(
-                host: endpoint.host, port: endpoint.port, timeout: dialTimeout, queue: queue, sleeper: sleeper)
+                host: endpoint.host, port: endpoint.port, timeout: dialTimeout, sleeper: sleeper)
         } catch is SocketConnection.TimeoutReached {
             throw TransportFailure(
                 kind: .connect, endpoint: endpoint.url, underlying: nil, timeout: dialTimeout,

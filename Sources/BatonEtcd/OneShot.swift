@@ -2,9 +2,9 @@ import Synchronization
 
 /// A result that arrives once, from any thread, awaited by one task.
 ///
-/// Where callbacks (a socket's read source, a session ending, the first of several racing tasks) meet
-/// the async world. The first ``resolve(_:)`` wins and later ones are ignored, so a reply, a timeout
-/// and a cancellation can race without resuming a continuation twice.
+/// Where callbacks (a session ending, the first of several racing tasks) meet the async world. The
+/// first ``resolve(_:)`` wins and later ones are ignored, so a reply, a timeout and a cancellation can
+/// race without resuming a continuation twice.
 package final class OneShot<Value: Sendable>: Sendable {
     private enum State {
         case pending(CheckedContinuation<Value, any Error>?)

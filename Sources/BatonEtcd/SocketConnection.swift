@@ -7,17 +7,15 @@ import Synchronization
 
 /// A non-blocking TCP connection: connect within a deadline, write, and read what has arrived.
 ///
-/// Reads are driven by a Dispatch read source (the mechanism URLSession itself uses on Linux): its
-/// handler drains the socket into a buffer and wakes the one waiting reader. This is real network
-/// I/O and never runs inside a simulation, so Dispatch does not break determinism anywhere.
-/// ``close(_:)`` may be called from any task (a timeout, a cancellation): the pending read then
-/// fails with the given error and the descriptor is closed once the read source has stopped.
+/// The ``SocketPoller``'s thread drains the socket into a buffer as bytes arrive and wakes the one
+/// waiting reader. ``close(_:)`` may be called from any task (a timeout, a cancellation): the pending
+/// read then fails with the given error and the poller closes the descriptor.
 final class SocketConnection: Sendable, CustomStringConvertible {
     /// `host:port`, for messages.
     let peer: String
     private let fd: Int32
-    // Dispatch sources are thread-safe; Dispatch's overlay predates Sendable annotations.
-    nonisolated(unsafe) private let readSource: any DispatchSourceRead
+    /// The poller's registration of `fd`, set once right after `init`.
+    private let generation = Atomic<UInt32>(0)
 
     private struct State {
         var buffer: [UInt8] = []
@@ -35,13 +33,12 @@ final class SocketConnection: Sendable, CustomStringConvertible {
         var description: String { "\(operation): \(String(cString: strerror(code))) (errno \(code))" }
     }
 
-    private init(fd: Int32, peer: String, queue: DispatchQueue) {  // determinism: real sockets
+    private init(fd: Int32, peer: String) {
         self.fd = fd
         self.peer = peer
-        self.readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
     }
 
-    deinit { readSource.cancel() }
+    deinit { SocketPoller.shared.release(fd, generation: generation.load(ordering: .relaxed)) }
 
     var description: String { "connection to \(peer) (fd \(fd))" }
 
@@ -53,7 +50,7 @@ final class SocketConnection: Sendable, CustomStringConvertible {
     /// - Throws: ``SocketError`` when refused or unreachable, `TimeoutReached` when `timeout`
     ///   passed, `CancellationError`.
     static func connect(
-        host: String, port: Int, timeout: Duration, queue: DispatchQueue, sleeper: Sleeper  // determinism: real sockets
+        host: String, port: Int, timeout: Duration, sleeper: Sleeper
     ) async throws -> SocketConnection {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -82,14 +79,20 @@ final class SocketConnection: Sendable, CustomStringConvertible {
                 try await finishConnect(
                     fd, info.pointee.ai_addr, info.pointee.ai_addrlen, deadline: deadline, clock: clock,
                     sleeper: sleeper)
-                let connection = SocketConnection(fd: fd, peer: "\(host):\(port)", queue: queue)
-                connection.start()
-                return connection
             } catch {
                 Glibc.close(fd)
                 if error is CancellationError || error is TimeoutReached { throw error }
                 lastError = error
+                continue
             }
+            let connection = SocketConnection(fd: fd, peer: "\(host):\(port)")
+            do {
+                connection.generation.store(try SocketPoller.shared.register(connection, fd: fd), ordering: .relaxed)
+            } catch {
+                Glibc.close(fd)  // never registered, so the poller does not own it (and generation 0 matches nothing)
+                throw error
+            }
+            return connection
         }
         throw lastError
     }
@@ -121,47 +124,43 @@ final class SocketConnection: Sendable, CustomStringConvertible {
         }
     }
 
-    private func start() {
-        let fd = self.fd
-        let source = readSource
-        source.setEventHandler { [weak self] in
-            guard let self else { return }
-            var received: [UInt8] = []
-            var ended = false
-            var failure: (any Error)?
-            // Uninitialized (on the stack when it fits): a zero-filled array per event cost a 64 KB
-            // allocation and memset for every reply.
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64 * 1024) { chunk in
-                while true {
-                    let count = Glibc.read(fd, chunk.baseAddress, chunk.count)
-                    if count > 0 {
-                        received.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<count]))
-                        continue
-                    }
-                    if count == 0 {
-                        ended = true
-                    } else if errno == EINTR {
-                        continue
-                    } else if errno != EAGAIN && errno != EWOULDBLOCK {
-                        failure = SocketError(operation: "read", code: errno)
-                    }
-                    break
+    /// Reads everything that has arrived into the buffer and wakes the waiting reader; called by the
+    /// ``SocketPoller`` when the socket is readable. - Returns: false at the end of the stream or on a
+    /// read error: the connection is closed then, and the poller releases the descriptor.
+    func drain(_ fd: Int32) -> Bool {
+        var received: [UInt8] = []
+        var ended = false
+        var failure: (any Error)?
+        // Uninitialized (on the stack when it fits): a zero-filled array per event cost a 64 KB
+        // allocation and memset for every reply.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64 * 1024) { chunk in
+            while true {
+                let count = Glibc.read(fd, chunk.baseAddress, chunk.count)
+                if count > 0 {
+                    received.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<count]))
+                    continue
                 }
+                if count == 0 {
+                    ended = true
+                } else if errno == EINTR {
+                    continue
+                } else if errno != EAGAIN && errno != EWOULDBLOCK {
+                    failure = SocketError(operation: "read", code: errno)
+                }
+                break
             }
-            let waiter = self.state.withLock { state in
-                state.buffer.append(contentsOf: received)
-                if ended { state.endOfStream = true }
-                if let failure, state.failure == nil { state.failure = failure }
-                // The source is cancelled below, which closes the descriptor: no more writes.
-                if ended || failure != nil { state.closed = true }
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            if ended || failure != nil { source.cancel() }
-            waiter?.resume()
         }
-        source.setCancelHandler { Glibc.close(fd) }
-        source.resume()
+        let waiter = state.withLock { state in
+            state.buffer.append(contentsOf: received)
+            if ended { state.endOfStream = true }
+            if let failure, state.failure == nil { state.failure = failure }
+            // The poller closes the descriptor next: no more writes.
+            if ended || failure != nil { state.closed = true }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+        return !ended && failure == nil
     }
 
     /// Whether the connection is still usable for another request (not closed, no EOF, no error,
@@ -238,7 +237,7 @@ final class SocketConnection: Sendable, CustomStringConvertible {
             return .some(state.waiter)
         }
         guard let waiter else { return }
-        readSource.cancel()  // its cancel handler closes the descriptor
+        SocketPoller.shared.release(fd, generation: generation.load(ordering: .relaxed))
         waiter?.resume()
     }
 }
