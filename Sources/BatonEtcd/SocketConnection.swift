@@ -124,10 +124,14 @@ final class SocketConnection: Sendable, CustomStringConvertible {
         }
     }
 
-    /// Reads everything that has arrived into the buffer and wakes the waiting reader; called by the
-    /// ``SocketPoller`` when the socket is readable. - Returns: false at the end of the stream or on a
-    /// read error: the connection is closed then, and the poller releases the descriptor.
-    func drain(_ fd: Int32) -> Bool {
+    /// Reads everything that has arrived into the buffer; called by the ``SocketPoller`` when the
+    /// socket is readable.
+    /// - Returns: whether the stream is still open (at its end or on a read error the connection is
+    ///   closed, and the poller releases the descriptor), and the waiting reader, for the poller to
+    ///   resume once it has let go of its lock: a task being cancelled holds its own lock while its
+    ///   cancellation handler closes a connection, which takes the poller's, and resuming that task
+    ///   takes the task's lock.
+    func drain(_ fd: Int32) -> (open: Bool, waiter: CheckedContinuation<Void, Never>?) {
         var received: [UInt8] = []
         var ended = false
         var failure: (any Error)?
@@ -159,8 +163,7 @@ final class SocketConnection: Sendable, CustomStringConvertible {
             defer { state.waiter = nil }
             return state.waiter
         }
-        waiter?.resume()
-        return !ended && failure == nil
+        return (!ended && failure == nil, waiter)
     }
 
     /// Whether the connection is still usable for another request (not closed, no EOF, no error,

@@ -88,28 +88,31 @@ final class SocketPoller: Sendable {
             let count = epoll_wait(epoll, events, Int32(capacity), -1)
             for index in 0..<max(0, Int(count)) {  // -1 is EINTR: wait again
                 let token = events[index].data.u64
-                // Returned from the lock, so that if this was the last reference, the connection goes
-                // (and releases its descriptor, which takes the lock) after the lock is let go.
-                let connection = drain(
+                let (connection, waiter) = drain(
                     fd: Int32(bitPattern: UInt32(truncatingIfNeeded: token)), generation: UInt32(token >> 32))
+                // Both after the lock is let go: resuming a task takes the task's lock, which a task being
+                // cancelled holds while its handler closes a connection (taking this lock); and if this
+                // was the last reference, the connection goes and releases its descriptor (taking it too).
+                waiter?.resume()
                 _ = connection
             }
         }
     }
 
     /// Drains the connection registered under `fd` and `generation`, and releases the descriptor at the
-    /// end of its stream or when the connection is gone. - Returns: the connection.
-    private func drain(fd: Int32, generation: UInt32) -> SocketConnection? {
+    /// end of its stream or when the connection is gone. - Returns: the connection and its waiting reader.
+    private func drain(fd: Int32, generation: UInt32) -> (SocketConnection?, CheckedContinuation<Void, Never>?) {
         table.withLock { table in
             guard let registration = table.registrations[fd], registration.generation == generation else {
-                return nil  // an event from before the descriptor was released
+                return (nil, nil)  // an event from before the descriptor was released
             }
             guard let connection = registration.connection else {
                 release(fd, in: &table)
-                return nil
+                return (nil, nil)
             }
-            if !connection.drain(fd) { release(fd, in: &table) }
-            return connection
+            let (open, waiter) = connection.drain(fd)
+            if !open { release(fd, in: &table) }
+            return (connection, waiter)
         }
     }
 }
