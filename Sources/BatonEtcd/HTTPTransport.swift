@@ -371,16 +371,13 @@ final class HTTPTransport: Sendable {
                     release(connection)
                     throw failure(error, endpoint: endpoints[index].url, receivedAnything: false)
                 }
-                let endpoint = endpoints[index].url
-                let timeout = requestTimeout
-                let watchdog = Task(executorPreference: taskExecutor) { [sleeper] in
-                    try await sleeper.sleep(for: timeout)
-                    connection.close(
-                        TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
-                }
+                let deadline = deadlines.arm(
+                    connection, timeout: requestTimeout,
+                    failure: TransportFailure(
+                        kind: .timeout, endpoint: endpoints[index].url, underlying: nil, timeout: requestTimeout))
                 registerStream(connection, to: index)
                 return StreamConnection(
-                    socket: connection, endpointIndex: index, transport: self, firstLineWatchdog: watchdog)
+                    socket: connection, endpointIndex: index, transport: self, firstLineDeadline: deadline)
             } catch let failure as TransportFailure {
                 markUnhealthy(index)
                 lastFailure = failure
@@ -389,6 +386,11 @@ final class HTTPTransport: Sendable {
             }
         }
         throw unreachable(lastFailure)
+    }
+
+    /// Disarms a deadline ``openStream(path:body:token:)`` armed for a stream's first line.
+    func disarmDeadline(_ token: UInt64) {
+        deadlines.disarm(token)
     }
 
     // MARK: - Keep-alive

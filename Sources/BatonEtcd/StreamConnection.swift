@@ -10,8 +10,9 @@ struct StreamConnection: Sendable {
     let socket: SocketConnection
     let endpointIndex: Int
     let transport: HTTPTransport
-    /// Closes the connection with `timeout` unless the first line arrives in time.
-    let firstLineWatchdog: Task<Void, any Error>
+    /// The transport's deadline for the first line: unless disarmed in time, it closes the connection
+    /// with `timeout`.
+    let firstLineDeadline: UInt64
 
     private var parser = HTTPResponseParser()
     private var head: HTTPHead?
@@ -22,12 +23,12 @@ struct StreamConnection: Sendable {
     private var ended = false
 
     init(
-        socket: SocketConnection, endpointIndex: Int, transport: HTTPTransport, firstLineWatchdog: Task<Void, any Error>
+        socket: SocketConnection, endpointIndex: Int, transport: HTTPTransport, firstLineDeadline: UInt64
     ) {
         self.socket = socket
         self.endpointIndex = endpointIndex
         self.transport = transport
-        self.firstLineWatchdog = firstLineWatchdog
+        self.firstLineDeadline = firstLineDeadline
     }
 
     var endpoint: String { transport.endpoints[endpointIndex].url }
@@ -40,7 +41,7 @@ struct StreamConnection: Sendable {
     mutating func nextLine() async throws -> [UInt8]? {
         while true {
             if readIndex < ready.count {
-                firstLineWatchdog.cancel()
+                transport.disarmDeadline(firstLineDeadline)
                 transport.heard(endpointIndex)
                 defer { readIndex += 1 }
                 return ready[readIndex]
@@ -103,7 +104,7 @@ struct StreamConnection: Sendable {
 
     /// Closes the connection (etcd then cancels the watch) and forgets it.
     func cancel() {
-        firstLineWatchdog.cancel()
+        transport.disarmDeadline(firstLineDeadline)
         transport.release(socket)
     }
 }
