@@ -66,10 +66,9 @@ extension Keyspace {
     private func readCreateIndex(
         _ directory: Key, _ request: RangeRequest, revision: Int64
     ) -> (response: RangeResponse, examined: Int) {
-        guard let (directory, count) = directories.lookUp(directory) else {
-            return (RangeResponse(revision: revision, kvs: [], more: false, count: 0), 0)
-        }
-        if request.countOnly {
+        func side(_ position: CreatePosition) -> Int { position.order(ofDirectoryAgainst: directory) }
+        let count = createIndex.count(where: { side($0) <= 0 }) - createIndex.count(where: { side($0) < 0 })
+        if request.countOnly || count == 0 {
             return (RangeResponse(revision: revision, kvs: [], more: false, count: count), 0)
         }
         let (minCreate, maxCreate) = (request.minCreateRevision, request.maxCreateRevision)
@@ -78,13 +77,15 @@ extension Keyspace {
         let page: Page
         if request.sortOrder == .descend {
             let positions = createIndex.descending(startingAt: {
-                $0.directory < directory || ($0.directory == directory && atMostMax($0.createRevision))
+                let side = side($0)
+                return side < 0 || (side == 0 && atMostMax($0.createRevision))
             })
             let walk = DirectoryWalk(positions: positions, directory: directory)
             page = take(walk, request, indexed) { atLeastMin($0.createRevision) }
         } else {
             let positions = createIndex.ascending(startingAt: {
-                $0.directory > directory || ($0.directory == directory && atLeastMin($0.createRevision))
+                let side = side($0)
+                return side > 0 || (side == 0 && atLeastMin($0.createRevision))
             })
             let walk = DirectoryWalk(positions: positions, directory: directory)
             page = take(walk, request, indexed) { atMostMax($0.createRevision) }
@@ -96,10 +97,10 @@ extension Keyspace {
     /// A walk of the create index that ends where it leaves `directory`'s run.
     private struct DirectoryWalk: IteratorProtocol {
         var positions: SortedMap<CreatePosition, Present>.InOrderIterator
-        let directory: Int64
+        let directory: Key
 
         mutating func next() -> CreatePosition? {
-            guard let (position, _) = positions.next(), position.directory == directory else {
+            guard let (position, _) = positions.next(), position.order(ofDirectoryAgainst: directory) == 0 else {
                 return nil
             }
             return position

@@ -11,22 +11,25 @@
 /// ("first created under the prefix") and the predecessor query ("last created before revision R")
 /// are O(log n) seeks rather than scans. See `Keyspace+Range.swift`. One tree for all directories, not
 /// one per directory: a lock name is a directory of its own, and a tree of its own cost every held
-/// lock three small arrays. The index names a directory by its ID in a ``DirectoryTable``, which also
-/// counts its keys.
-///
-/// Two keyspaces are equal when their revisions, live keys and history are: the create index and the
-/// directory table are derived from the live keys (their IDs depend on the order directories came in).
+/// lock three small arrays.
 struct Keyspace: Equatable, Sendable {
-    /// A key's place in the create index under one of its directories: the directory's ID in
-    /// ``directories``, then the create revision, then (for keys a transaction created together) the
-    /// key. Only that last tie reads the key's bytes.
+    /// A key's place in the create index under one of its directories: the key's first
+    /// `directoryLength` bytes, compared as a prefix of the key and never built.
     struct CreatePosition: Comparable, Hashable, Sendable {
-        var directory: Int64
+        var directoryLength: Int
         var createRevision: Int64
         var key: Key
 
+        /// How this position's directory orders against `directory`: negative before, zero the same,
+        /// positive after.
+        func order(ofDirectoryAgainst directory: Key) -> Int {
+            key.order(ofPrefix: directoryLength, comparedWith: directory)
+        }
+
         static func < (lhs: CreatePosition, rhs: CreatePosition) -> Bool {
-            if lhs.directory != rhs.directory { return lhs.directory < rhs.directory }
+            let byDirectory = lhs.key.order(
+                ofPrefix: lhs.directoryLength, comparedWith: rhs.key, prefix: rhs.directoryLength)
+            if byDirectory != 0 { return byDirectory < 0 }
             if lhs.createRevision != rhs.createRevision { return lhs.createRevision < rhs.createRevision }
             return lhs.key < rhs.key
         }
@@ -52,17 +55,10 @@ struct Keyspace: Equatable, Sendable {
     private(set) var live = SortedMap<Key, KeyValue>()
     /// Every live key under each of its directories, by directory, then create revision.
     private(set) var createIndex = SortedMap<CreatePosition, Present>()
-    /// The directories of the live keys, with their IDs and key counts.
-    var directories = DirectoryTable()
     /// One change set per revision above ``compactedRevision`` (revision 1 has none), oldest first.
     private(set) var history: [ChangeSet] = []
 
     init() {}
-
-    static func == (lhs: Keyspace, rhs: Keyspace) -> Bool {
-        lhs.revision == rhs.revision && lhs.compactedRevision == rhs.compactedRevision && lhs.live == rhs.live
-            && lhs.history == rhs.history
-    }
 
     /// The live key-value of `key`, if it exists.
     subscript(key: Key) -> KeyValue? { live[key] }
@@ -214,8 +210,7 @@ struct Keyspace: Equatable, Sendable {
 
     private mutating func addToCreateIndex(_ kv: KeyValue) {
         Self.forEachDirectory(of: kv.key) { length in
-            let directory = directories.enter(kv.key, directoryLength: length)
-            createIndex[CreatePosition(directory: directory, createRevision: kv.createRevision, key: kv.key)] =
+            createIndex[CreatePosition(directoryLength: length, createRevision: kv.createRevision, key: kv.key)] =
                 Present()
         }
     }
@@ -223,9 +218,8 @@ struct Keyspace: Equatable, Sendable {
     /// Removes `kv` from the create index under each of its directories.
     private mutating func removeFromCreateIndex(_ kv: KeyValue) {
         Self.forEachDirectory(of: kv.key) { length in
-            let directory = directories.leave(kv.key, directoryLength: length)
             createIndex.removeValue(
-                forKey: CreatePosition(directory: directory, createRevision: kv.createRevision, key: kv.key))
+                forKey: CreatePosition(directoryLength: length, createRevision: kv.createRevision, key: kv.key))
         }
     }
 }

@@ -244,34 +244,4 @@ import Testing
         #expect(try store.keys(RangeRequest(.prefix("x/"), sortOrder: .ascend, sortTarget: .create)) == ["x/a"])
         #expect(try store.range(RangeRequest(.prefix("x/b/"), sortOrder: .ascend, sortTarget: .create)).count == 0)
     }
-
-    @Test func emptiedDirectoriesAreDroppedAndServeReadsWhenTheyComeBack() throws {
-        var store = StoreMachine()
-        for name in 0..<3_000 {
-            try store.put(Key("d\(name)/k"))
-            _ = try store.deleteRange(DeleteRangeRequest(.key(Key("d\(name)/k"))))
-        }
-        try store.put("kept/k")
-        // Empty entries pile up to just past a thousand, then go all at once.
-        #expect(store.keyspace.directories.count <= 1_026)
-        // One directory taken and emptied over and over keeps its one entry.
-        let before = store.keyspace.directories.count
-        for _ in 0..<2_000 {
-            try store.put("lock/k")
-            _ = try store.deleteRange(DeleteRangeRequest(.key("lock/k")))
-        }
-        #expect(store.keyspace.directories.count == before + 1)
-        // A dropped directory (d0/), one that kept its empty entry (d2999/) and a live one read as new.
-        for key: Key in ["d0/b", "d2999/b", "d0/a", "kept/a", "d2999/a"] { try store.put(key) }
-        func byCreate(_ directory: Key) throws -> (keys: [String], count: Int) {
-            let request = RangeRequest(.prefix(directory), sortOrder: .ascend, sortTarget: .create)
-            return (try store.keys(request), try store.range(request).count)
-        }
-        #expect(try byCreate("d0/") == (["d0/b", "d0/a"], 2))
-        #expect(try byCreate("d2999/") == (["d2999/b", "d2999/a"], 2))
-        #expect(try byCreate("kept/") == (["kept/k", "kept/a"], 2))
-        #expect(try byCreate("d1/") == ([], 0))
-        let emptied = RangeRequest(.prefix("lock/"), sortOrder: .ascend, sortTarget: .create, countOnly: true)
-        #expect(try store.range(emptied).count == 0)
-    }
 }
