@@ -224,9 +224,7 @@ final class HTTPTransport: Sendable {
         _ connection: SocketConnection, _ request: [UInt8], endpoint index: Int, timeout: Duration
     ) async throws -> (HTTPReply, Bool) {
         let endpoint = endpoints[index].url
-        let deadline = deadlines.arm(
-            connection, timeout: timeout,
-            failure: TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout))
+        let deadline = armTimeout(connection, endpoint: index, after: timeout)
         defer { deadlines.disarm(deadline) }
         var parser = HTTPResponseParser()
         do {
@@ -371,10 +369,7 @@ final class HTTPTransport: Sendable {
                     release(connection)
                     throw failure(error, endpoint: endpoints[index].url, receivedAnything: false)
                 }
-                let deadline = deadlines.arm(
-                    connection, timeout: requestTimeout,
-                    failure: TransportFailure(
-                        kind: .timeout, endpoint: endpoints[index].url, underlying: nil, timeout: requestTimeout))
+                let deadline = armTimeout(connection, endpoint: index, after: requestTimeout)
                 registerStream(connection, to: index)
                 return StreamConnection(
                     socket: connection, endpointIndex: index, transport: self, firstLineDeadline: deadline)
@@ -386,6 +381,14 @@ final class HTTPTransport: Sendable {
             }
         }
         throw unreachable(lastFailure)
+    }
+
+    /// Closes `connection` to `index` with `timeout` once `timeout` has passed, unless disarmed first.
+    /// - Returns: the deadline's token.
+    private func armTimeout(_ connection: SocketConnection, endpoint index: Int, after timeout: Duration) -> UInt64 {
+        let endpoint = endpoints[index].url
+        let failure = TransportFailure(kind: .timeout, endpoint: endpoint, underlying: nil, timeout: timeout)
+        return deadlines.arm(connection, timeout: timeout, failure: failure)
     }
 
     /// Disarms a deadline ``openStream(path:body:token:)`` armed for a stream's first line.

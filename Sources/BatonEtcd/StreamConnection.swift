@@ -11,8 +11,8 @@ struct StreamConnection: Sendable {
     let endpointIndex: Int
     let transport: HTTPTransport
     /// The transport's deadline for the first line: unless disarmed in time, it closes the connection
-    /// with `timeout`.
-    let firstLineDeadline: UInt64
+    /// with `timeout`. Nil once disarmed.
+    private var firstLineDeadline: UInt64?
 
     private var parser = HTTPResponseParser()
     private var head: HTTPHead?
@@ -41,7 +41,10 @@ struct StreamConnection: Sendable {
     mutating func nextLine() async throws -> [UInt8]? {
         while true {
             if readIndex < ready.count {
-                transport.disarmDeadline(firstLineDeadline)
+                if let deadline = firstLineDeadline {
+                    transport.disarmDeadline(deadline)
+                    firstLineDeadline = nil
+                }
                 transport.heard(endpointIndex)
                 defer { readIndex += 1 }
                 return ready[readIndex]
@@ -104,7 +107,7 @@ struct StreamConnection: Sendable {
 
     /// Closes the connection (etcd then cancels the watch) and forgets it.
     func cancel() {
-        transport.disarmDeadline(firstLineDeadline)
+        if let firstLineDeadline { transport.disarmDeadline(firstLineDeadline) }
         transport.release(socket)
     }
 }
