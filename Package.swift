@@ -12,7 +12,7 @@ let package = Package(
     targets: [
         // Pure machines: MVCC keyspace, lease table, watch registry. Standard library only.
         .target(name: "BatonCore"),
-        // Linux's epoll header, which the toolchain's Glibc module leaves out.
+        // Linux's epoll and thread naming, which the toolchain's Glibc module leaves out.
         .target(name: "CBatonEpoll"),
         // The etcd v3 JSON gateway client. The only module that imports FoundationNetworking.
         .target(name: "BatonEtcd", dependencies: ["BatonCore", "CBatonEpoll"]),

@@ -44,9 +44,7 @@ final class SocketPoller: Sendable {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         creationError = epoll >= 0 ? 0 : errno
         guard epoll >= 0 else { return }
-        let thread = Thread { [self] in run() }  // determinism: real sockets
-        thread.name = "baton.etcd.sockets"
-        thread.start()
+        Thread { [self] in run() }.start()  // determinism: real sockets
     }
 
     /// Starts reading `connection`'s socket `fd`. - Returns: the registration's generation.
@@ -82,6 +80,7 @@ final class SocketPoller: Sendable {
     }
 
     private func run() {
+        c_baton_name_current_thread("baton.sockets")
         let capacity = 64
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
         while true {
