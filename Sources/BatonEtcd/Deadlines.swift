@@ -69,13 +69,13 @@ final class Deadlines: Sendable {
 
     /// Stops the sweeper; armed deadlines no longer fire (the transport closes every connection itself).
     func close() {
-        let sweeper = state.withLock { state in
+        let (sweeper, dropped) = state.withLock { state in
             state.closed = true
-            state.armed = [:]
-            defer { state.sweeper = nil }
-            return state.sweeper
+            defer { (state.sweeper, state.armed) = (nil, [:]) }
+            return (state.sweeper, state.armed)
         }
         sweeper?.cancel()
+        _ = dropped  // released here, after the lock: a connection it held last goes, taking the poller's lock
     }
 
     private func sweep() async {
